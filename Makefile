@@ -1,0 +1,54 @@
+# Two commands do all the set-up: `make run` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test lint typecheck pytest pytest-sqlite pytest-pg venv clean bench
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	mkdir -p var
+	$(BIN)/minyi migrate
+	$(BIN)/minyi demo --if-empty
+	$(BIN)/minyi serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks migrations
+	$(BIN)/ruff format --check src tests benchmarks migrations
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The suite runs on SQLite, then again on PostgreSQL. Outside CI a missing
+# PostgreSQL only skips the second run (with a loud note); in CI it fails.
+pytest: pytest-sqlite pytest-pg
+
+pytest-sqlite: $(STAMP)
+	MINYI_TEST_DB=sqlite $(BIN)/pytest -q
+
+pytest-pg: $(STAMP)
+	@url="$${MINYI_TEST_PG_URL:-$(PG_URL)}"; \
+	if $(BIN)/python -m minyi.core.pgcheck "$$url"; then \
+		MINYI_TEST_DB=postgresql MINYI_TEST_PG_URL="$$url" $(BIN)/pytest -q; \
+	elif [ -n "$$CI" ]; then \
+		echo "PostgreSQL did not answer at $$url and CI needs it" >&2; exit 1; \
+	else \
+		echo "*** PostgreSQL did not answer at $$url: the PostgreSQL run was NOT done ***" >&2; \
+	fi
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/lookup.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

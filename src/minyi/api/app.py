@@ -1,0 +1,28 @@
+"""The application factory: routers and error handlers, nothing else."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from minyi import __version__
+from minyi.core.http import install_error_handlers
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Minyi 民意速办",
+        version=__version__,
+        description="The citizen-appeal platform: intake, routing, handling, rating, analysis.",
+    )
+    install_error_handlers(app)
+
+    from minyi.api.health import router as health_router
+    from minyi.catalogue.routes import router as catalogue_router
+    from minyi.org.auth_routes import router as auth_router
+    from minyi.org.routes import router as org_router
+
+    app.include_router(health_router)
+    app.include_router(auth_router, prefix="/api/v1")
+    app.include_router(org_router, prefix="/api/v1")
+    app.include_router(catalogue_router, prefix="/api/v1")
+    return app

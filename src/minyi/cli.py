@@ -1,0 +1,42 @@
+"""The `minyi` command."""
+
+from __future__ import annotations
+
+import typer
+
+from minyi.catalogue.cli import lists_app
+from minyi.core.config import get_settings
+from minyi.demo.cli import demo
+
+app = typer.Typer(help="Minyi 民意速办: the citizen-appeal platform", no_args_is_help=True)
+app.add_typer(lists_app, name="lists")
+app.command()(demo)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic upgrade head)."""
+    from minyi.core.db import get_engine
+    from minyi.core.migrate import upgrade
+
+    settings = get_settings()
+    if settings.database_url.startswith("sqlite:///./"):
+        from pathlib import Path
+
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    upgrade(get_engine())
+    typer.echo("数据库结构已是最新 / database schema is up to date")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the API, the portal and the workbench."""
+    import uvicorn
+
+    uvicorn.run("minyi.api.main:app", host=host, port=port, log_level="info")
+
+
+if __name__ == "__main__":
+    app()

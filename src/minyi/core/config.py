@@ -1,0 +1,25 @@
+"""One place that reads the environment: every setting is `MINYI_<NAME>`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINYI_", extra="ignore")
+
+    database_url: str = "sqlite:///./var/minyi.sqlite3"
+    files_dir: Path = Path("./var/files")
+    shared_data: Path = Path("../shared/data")
+    # Staff bearer tokens live this long; a shift is 8 hours, so a token outlives one shift.
+    token_ttl_minutes: int = 12 * 60
+    timezone: str = "Asia/Shanghai"
+    sql_echo: bool = False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,31 @@
+"""FastAPI dependencies: one session (one transaction) per request, settings, clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.orm import Session
+
+from minyi.core.clock import Clock, get_clock
+from minyi.core.config import Settings, get_settings
+from minyi.core.db import session_factory
+
+
+def get_session() -> Iterator[Session]:
+    """Commit when the request succeeds, roll back on any error: nothing half-stored."""
+    session = session_factory()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
