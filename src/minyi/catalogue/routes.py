@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from minyi.catalogue import service
+from minyi.catalogue.crosswalk import load_crosswalk, to_item_path
 from minyi.catalogue.models import Batch, Item
 from minyi.catalogue.schemas import (
     BatchCreate,
@@ -147,3 +149,24 @@ def resolve(
         if resp
         else "无责任单位：该事项在此区域没有职责规则，将进入争议处理",
     )
+
+
+class CrosswalkRead(BaseModel):
+    contest_label: str
+    db44_path: str
+    strength: str
+    note: str
+
+
+@router.get("/crosswalk", response_model=list[CrosswalkRead])
+def crosswalk() -> list[CrosswalkRead]:
+    """Contest first-level labels → DB44 subtrees (used by triage to find the finest item)."""
+    return [
+        CrosswalkRead(
+            contest_label=e.contest_label,
+            db44_path=to_item_path(e.db44_path),
+            strength=e.strength.value,
+            note=e.note,
+        )
+        for e in load_crosswalk()
+    ]

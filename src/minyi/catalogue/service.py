@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -434,12 +434,11 @@ class ListIndex:
             self._snapshots.clear()
 
     def snapshot(self, session: Session, at: datetime) -> ListSnapshot:
-        batch = batch_in_force(session, at)
-        stamp = _data_stamp(session)
-        key = (batch.id if batch else None, stamp)
+        batch_id, stamp = _in_force_and_stamp(session, at)
+        key = (batch_id, stamp)
         snap = self._snapshots.get(key)
         if snap is None:
-            snap = build_snapshot(session, batch)
+            snap = build_snapshot(session, session.get(Batch, batch_id) if batch_id else None)
             with self._lock:
                 if len(self._snapshots) > 16:
                     self._snapshots.clear()
@@ -447,16 +446,25 @@ class ListIndex:
         return snap
 
 
-def _data_stamp(session: Session) -> tuple[int, int, int]:
-    """Changes whenever a batch, item or area is added: the cache key's freshness part."""
+def _in_force_and_stamp(session: Session, at: datetime) -> tuple[int | None, tuple[int, int, int]]:
+    """One round trip: the batch in force at `at`, and a stamp that changes whenever a
+    batch, an area or an item is added (rows are only ever added, so max ids suffice)."""
+    in_force = (
+        select(Batch.id)
+        .where(Batch.effective_at <= at)
+        .order_by(Batch.effective_at.desc(), Batch.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     row = session.execute(
         select(
+            in_force,
             select(func.coalesce(func.max(Batch.id), 0)).scalar_subquery(),
-            select(func.count(Area.id)).scalar_subquery(),
-            select(func.count(Item.id)).scalar_subquery(),
+            select(func.coalesce(func.max(Area.id), 0)).scalar_subquery(),
+            select(func.coalesce(func.max(Item.id), 0)).scalar_subquery(),
         )
     ).one()
-    return int(row[0]), int(row[1]), int(row[2])
+    return (int(row[0]) if row[0] is not None else None), (int(row[1]), int(row[2]), int(row[3]))
 
 
 _index = ListIndex()
@@ -535,7 +543,8 @@ def build_snapshot(session: Session, batch: Batch | None) -> ListSnapshot:
     )
 
 
-def implementation_entry(impl: ImplementationRule, batch_number: str) -> ImplementationEntry:
+def implementation_entry(impl: Any, batch_number: str) -> ImplementationEntry:
+    """From an `ImplementationRule` or a plain row of its table."""
     return ImplementationEntry(
         rule_id=impl.id,
         item_id=impl.item_id,
@@ -555,10 +564,13 @@ def implementation_entry(impl: ImplementationRule, batch_number: str) -> Impleme
 _Rule = TypeVar("_Rule", ResponsibilityRule, ImplementationRule, DistrictChoice)
 
 
-def _in_order(session: Session, model: type[_Rule], rank: dict[int, int]) -> list[_Rule]:
+def _in_order(session: Session, model: type[_Rule], rank: dict[int, int]) -> list[Any]:
+    """Rows of `model` from the batches in `rank`, oldest batch first. Plain rows, not ORM
+    objects: a snapshot reads tens of thousands of them and only needs their values."""
     if not rank:
         return []
-    rows = session.scalars(select(model).where(model.batch_id.in_(list(rank)))).all()
+    table = model.__table__
+    rows = session.execute(select(table).where(table.c.batch_id.in_(list(rank)))).all()
     return sorted(rows, key=lambda r: (rank[r.batch_id], r.id))
 
 

@@ -8,7 +8,7 @@ from minyi.core.deps import ClockDep, SessionDep
 from minyi.core.errors import NotFound
 from minyi.core.pagination import LimitParam, OffsetParam, Page
 from minyi.org import service
-from minyi.org.auth import AdminUser, CurrentUser
+from minyi.org.auth import AdminUser
 from minyi.org.domain import AreaLevel, UnitKind
 from minyi.org.models import Area, Unit
 from minyi.org.schemas import (
@@ -89,7 +89,7 @@ def list_units(
 
 
 @router.get("/units/{unit_id}", response_model=UnitRead)
-def get_unit(unit_id: int, session: SessionDep, _: CurrentUser) -> UnitRead:
+def get_unit(unit_id: int, session: SessionDep) -> UnitRead:
     unit = service.get_unit(session, unit_id)
     if unit is None:
         raise NotFound("unit_not_found", "找不到该单位", f"No unit {unit_id}")
