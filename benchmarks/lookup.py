@@ -51,7 +51,9 @@ def populate(session: Session) -> tuple[list[int], list[int]]:
     city = Area(code="C", name="C市", level=AreaLevel.CITY.value, aliases=[])
     session.add(city)
     session.flush()
-    districts, streets, communities, grids = [], [], [], []
+    districts: list[Area] = []
+    streets: list[Area] = []
+    communities: list[Area] = []
     for d in range(9):
         area = Area(code=f"D{d}", name=f"D{d}区", level="district", parent_id=city.id, aliases=[])
         session.add(area)

@@ -129,3 +129,27 @@ def test_crosswalk_points_into_the_real_standard(
     assert "08" in labour
     trade = [r["db44_path"] for r in rows if r["contest_label"] == "商贸旅游"]
     assert {"10", "11", "01/0108"} <= set(trade)
+
+
+def test_rule_history_lists_rows_of_each_batch(client: TestClient, session: Session) -> None:
+    town = make_town(session)
+    jan = make_batch(session, "2026-01", datetime(2026, 1, 1, tzinfo=UTC))
+    aug = make_batch(session, "2026-08", datetime(2026, 8, 1, tzinfo=UTC))
+    _, _, noise = make_items(session, jan)
+    a = make_unit(session, "A", town.city)
+    b = make_unit(session, "B", town.district)
+    service.add_responsibility(session, batch=jan, item=noise, area=town.city, lead_unit_id=a.id)
+    service.add_responsibility(
+        session, batch=aug, item=noise, area=town.district, lead_unit_id=b.id
+    )
+    service.add_implementation(session, batch=jan, item=noise, unit_id=a.id, completion_days=5)
+    everything = client.get(
+        "/api/v1/catalogue/responsibility-rules", params={"item_id": noise.id}
+    ).json()
+    assert [r["batch_number"] for r in everything["items"]] == ["2026-01", "2026-08"]
+    only_aug = client.get(
+        "/api/v1/catalogue/responsibility-rules", params={"batch_id": aug.id}
+    ).json()
+    assert only_aug["total"] == 1 and only_aug["items"][0]["lead_unit_id"] == b.id
+    impl = client.get("/api/v1/catalogue/implementation-rules", params={"unit_id": a.id}).json()
+    assert impl["total"] == 1 and impl["items"][0]["completion_days"] == 5

@@ -9,14 +9,17 @@ from pydantic import BaseModel
 
 from minyi.catalogue import service
 from minyi.catalogue.crosswalk import load_crosswalk, to_item_path
+from minyi.catalogue.domain import ClosingRequirement, Process, ResponseLevel, StandardKind
 from minyi.catalogue.models import Batch, Item
 from minyi.catalogue.schemas import (
     BatchCreate,
     BatchRead,
     ImplementationRead,
+    ImplementationRuleRead,
     ItemRead,
     ResolutionRead,
     ResponsibilityRead,
+    ResponsibilityRuleRead,
 )
 from minyi.core.deps import ClockDep, SessionDep
 from minyi.core.errors import NotFound
@@ -98,6 +101,79 @@ def create_batch(
         clock=clock,
     )
     return batch_read(batch)
+
+
+@router.get("/responsibility-rules", response_model=Page[ResponsibilityRuleRead])
+def list_responsibility_rules(
+    session: SessionDep,
+    offset: OffsetParam = 0,
+    limit: LimitParam = 50,
+    batch_id: int | None = None,
+    item_id: int | None = None,
+    area_id: int | None = None,
+    unit_id: int | None = None,
+) -> Page[ResponsibilityRuleRead]:
+    """The 职责清单 rows as recorded, batch by batch (use /resolve for what is in force)."""
+    rows, total = service.list_responsibility_rules(
+        session,
+        batch_id=batch_id,
+        item_id=item_id,
+        area_id=area_id,
+        unit_id=unit_id,
+        offset=offset,
+        limit=limit,
+    )
+    items = [
+        ResponsibilityRuleRead(
+            id=r.id,
+            batch_id=r.batch_id,
+            batch_number=r.batch.number,
+            item_id=r.item_id,
+            area_id=r.area_id,
+            lead_unit_id=r.lead_unit_id,
+            lead_section_id=r.lead_section_id,
+            co_unit_ids=list(r.co_unit_ids or []),
+            legal_basis=r.legal_basis,
+            removed=r.removed,
+        )
+        for r in rows
+    ]
+    return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+@router.get("/implementation-rules", response_model=Page[ImplementationRuleRead])
+def list_implementation_rules(
+    session: SessionDep,
+    offset: OffsetParam = 0,
+    limit: LimitParam = 50,
+    batch_id: int | None = None,
+    item_id: int | None = None,
+    unit_id: int | None = None,
+) -> Page[ImplementationRuleRead]:
+    """The 实施清单 rows as recorded, batch by batch."""
+    rows, total = service.list_implementation_rules(
+        session, batch_id=batch_id, item_id=item_id, unit_id=unit_id, offset=offset, limit=limit
+    )
+    items = [
+        ImplementationRuleRead(
+            id=r.id,
+            batch_id=r.batch_id,
+            batch_number=r.batch.number,
+            item_id=r.item_id,
+            unit_id=r.unit_id,
+            process=Process(r.process),
+            response_level=ResponseLevel(r.response_level),
+            contact_hours=r.contact_hours,
+            completion_days=r.completion_days,
+            standard_kind=StandardKind(r.standard_kind),
+            recommended_min_days=r.recommended_min_days,
+            recommended_max_days=r.recommended_max_days,
+            closing_requirements=[ClosingRequirement(c) for c in r.closing_requirements],
+            removed=r.removed,
+        )
+        for r in rows
+    ]
+    return Page(items=items, total=total, offset=offset, limit=limit)
 
 
 @router.get("/resolve", response_model=ResolutionRead)

@@ -74,3 +74,33 @@ class ResolutionRead(BaseModel):
     responsibility: ResponsibilityRead | None
     implementation: ImplementationRead | None
     message: str = Field(description="Plain Chinese summary for staff")
+
+
+class ResponsibilityRuleRead(BaseModel):
+    id: int
+    batch_id: int
+    batch_number: str
+    item_id: int
+    area_id: int
+    lead_unit_id: int | None
+    lead_section_id: int | None
+    co_unit_ids: list[int]
+    legal_basis: str
+    removed: bool
+
+
+class ImplementationRuleRead(BaseModel):
+    id: int
+    batch_id: int
+    batch_number: str
+    item_id: int
+    unit_id: int | None
+    process: Process
+    response_level: ResponseLevel
+    contact_hours: int
+    completion_days: int | None
+    standard_kind: StandardKind
+    recommended_min_days: int | None
+    recommended_max_days: int | None
+    closing_requirements: list[ClosingRequirement]
+    removed: bool

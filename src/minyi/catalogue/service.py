@@ -415,6 +415,52 @@ def add_district_choice(
     return choice
 
 
+def list_responsibility_rules(
+    session: Session,
+    *,
+    batch_id: int | None = None,
+    item_id: int | None = None,
+    area_id: int | None = None,
+    unit_id: int | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[ResponsibilityRule], int]:
+    """Rows as recorded, batch by batch (the history; `resolve` gives what is in force)."""
+    stmt = select(ResponsibilityRule)
+    if batch_id is not None:
+        stmt = stmt.where(ResponsibilityRule.batch_id == batch_id)
+    if item_id is not None:
+        stmt = stmt.where(ResponsibilityRule.item_id == item_id)
+    if area_id is not None:
+        stmt = stmt.where(ResponsibilityRule.area_id == area_id)
+    if unit_id is not None:
+        stmt = stmt.where(ResponsibilityRule.lead_unit_id == unit_id)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(ResponsibilityRule.id).offset(offset).limit(limit)).all()
+    return list(rows), total
+
+
+def list_implementation_rules(
+    session: Session,
+    *,
+    batch_id: int | None = None,
+    item_id: int | None = None,
+    unit_id: int | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[ImplementationRule], int]:
+    stmt = select(ImplementationRule)
+    if batch_id is not None:
+        stmt = stmt.where(ImplementationRule.batch_id == batch_id)
+    if item_id is not None:
+        stmt = stmt.where(ImplementationRule.item_id == item_id)
+    if unit_id is not None:
+        stmt = stmt.where(ImplementationRule.unit_id == unit_id)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(ImplementationRule.id).offset(offset).limit(limit)).all()
+    return list(rows), total
+
+
 # --- snapshots and resolution ------------------------------------------------------------
 
 
