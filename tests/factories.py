@@ -86,6 +86,7 @@ def make_batch(session: Session, number: str, effective_at: datetime | None = No
         author="测试管理员",
         reason="测试批次",
         effective_at=effective_at or datetime(2026, 1, 1, tzinfo=UTC),
+        allow_backdated=True,
     )
 
 

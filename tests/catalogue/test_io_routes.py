@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import cast
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from minyi.catalogue import service as catalogue
-from minyi.catalogue.io_routes import router as io_router
 from minyi.catalogue.models import Batch, ResponsibilityRule
 from minyi.org.domain import Role
 from tests.catalogue.test_io import LEAF, World, count, csv, make_world
 from tests.factories import login, make_user
 
 FORM = {"batch_number": "2026-12", "reason": "职责调整", "effective_at": "2026-12-01T00:00+08:00"}
-
-
-@pytest.fixture()
-def api(client: TestClient) -> TestClient:
-    app = cast(FastAPI, client.app)
-    # Until the application registers the router itself.
-    if not any(getattr(r, "path", "") == "/api/v1/catalogue/coverage" for r in app.routes):
-        app.include_router(io_router, prefix="/api/v1")
-    return client
 
 
 @pytest.fixture()
@@ -39,7 +27,7 @@ def world(session: Session) -> World:
 
 
 def test_a_bad_upload_is_refused_with_every_bad_row(
-    api: TestClient, session: Session, world: World
+    client: TestClient, session: Session, world: World
 ) -> None:
     # given
     data = csv(
@@ -51,9 +39,9 @@ def test_a_bad_upload_is_refused_with_every_bad_row(
     before = (count(session, Batch), count(session, ResponsibilityRule))
 
     # when
-    response = api.post(
+    response = client.post(
         "/api/v1/admin/lists/responsibility/import",
-        headers=login(api, "admin"),
+        headers=login(client, "admin"),
         files={"file": ("职责清单.csv", data, "text/csv")},
         data=FORM,
     )
@@ -75,13 +63,13 @@ def test_a_bad_upload_is_refused_with_every_bad_row(
 
 
 def test_an_admin_imports_a_file_as_one_batch(
-    api: TestClient, session: Session, world: World
+    client: TestClient, session: Session, world: World
 ) -> None:
     data = csv("事项路径,区域编码,牵头单位,协办单位", f"{LEAF},T1,EEB,SO1", f"{LEAF},T1-02,SO1,")
 
-    response = api.post(
+    response = client.post(
         "/api/v1/admin/lists/responsibility/import",
-        headers=login(api, "admin"),
+        headers=login(client, "admin"),
         files={"file": ("resp.csv", data, "text/csv")},
         data=FORM,
     )
@@ -93,7 +81,7 @@ def test_an_admin_imports_a_file_as_one_batch(
     assert body["batch"]["author"] == "admin"
     effective = datetime.fromisoformat(body["batch"]["effective_at"])
     assert effective == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
-    resolved = api.get(
+    resolved = client.get(
         "/api/v1/catalogue/resolve",
         params={
             "item_id": world.leaf.id,
@@ -105,10 +93,10 @@ def test_an_admin_imports_a_file_as_one_batch(
     assert resolved["responsibility"]["lead_unit_id"] == world.office.id
 
 
-def test_importing_rules_needs_a_batch_number(api: TestClient, world: World) -> None:
-    response = api.post(
+def test_importing_rules_needs_a_batch_number(client: TestClient, world: World) -> None:
+    response = client.post(
         "/api/v1/admin/lists/responsibility/import",
-        headers=login(api, "admin"),
+        headers=login(client, "admin"),
         files={"file": ("resp.csv", csv("item_path,area_code,lead_unit_code"), "text/csv")},
         data={"reason": "无批次号"},
     )
@@ -117,20 +105,22 @@ def test_importing_rules_needs_a_batch_number(api: TestClient, world: World) -> 
     assert response.json()["code"] == "batch_fields_missing"
 
 
-def test_only_an_admin_imports_and_exports(api: TestClient, world: World) -> None:
+def test_only_an_admin_imports_and_exports(client: TestClient, world: World) -> None:
     upload = {"file": ("areas.csv", csv("code,name,level"), "text/csv")}
 
-    assert api.post("/api/v1/admin/lists/areas/import", files=upload).status_code == 401
-    as_handler = api.post(
-        "/api/v1/admin/lists/areas/import", headers=login(api, "handler"), files=upload
+    assert client.post("/api/v1/admin/lists/areas/import", files=upload).status_code == 401
+    as_handler = client.post(
+        "/api/v1/admin/lists/areas/import", headers=login(client, "handler"), files=upload
     )
     assert as_handler.status_code == 403
     assert as_handler.json()["code"] == "role_not_allowed"
-    exported = api.get("/api/v1/admin/lists/areas/export", headers=login(api, "handler"))
+    exported = client.get("/api/v1/admin/lists/areas/export", headers=login(client, "handler"))
     assert exported.status_code == 403
 
 
-def test_exports_download_as_csv_or_excel(api: TestClient, session: Session, world: World) -> None:
+def test_exports_download_as_csv_or_excel(
+    client: TestClient, session: Session, world: World
+) -> None:
     catalogue.add_responsibility(
         session,
         batch=world.batch,
@@ -139,9 +129,9 @@ def test_exports_download_as_csv_or_excel(api: TestClient, session: Session, wor
         lead_unit_id=world.bureau.id,
     )
     session.flush()
-    admin = login(api, "admin")
+    admin = login(client, "admin")
 
-    as_csv = api.get(
+    as_csv = client.get(
         "/api/v1/admin/lists/responsibility/export", headers=admin, params={"headers": "zh"}
     )
     assert as_csv.status_code == 200
@@ -151,12 +141,14 @@ def test_exports_download_as_csv_or_excel(api: TestClient, session: Session, wor
     assert lines[0].startswith("事项路径,区域编码,牵头单位")
     assert lines[1].startswith(f"{LEAF},T1,EEB")
 
-    as_xlsx = api.get("/api/v1/admin/lists/lists/export", headers=admin, params={"format": "xlsx"})
+    as_xlsx = client.get(
+        "/api/v1/admin/lists/lists/export", headers=admin, params={"format": "xlsx"}
+    )
     assert as_xlsx.status_code == 200
     assert as_xlsx.content[:2] == b"PK"
 
     # the download goes straight back in: every row is already in force
-    again = api.post(
+    again = client.post(
         "/api/v1/admin/lists/lists/import",
         headers=admin,
         files={"file": ("lists.xlsx", as_xlsx.content, "application/octet-stream")},
@@ -166,18 +158,18 @@ def test_exports_download_as_csv_or_excel(api: TestClient, session: Session, wor
     assert again.json()["batch"] is None
     assert again.json()["unchanged"]["responsibility"] == 1
 
-    unknown = api.get("/api/v1/admin/lists/rules/export", headers=admin)
+    unknown = client.get("/api/v1/admin/lists/rules/export", headers=admin)
     assert (unknown.status_code, unknown.json()["code"]) == (404, "list_kind_unknown")
-    whole_as_csv = api.get("/api/v1/admin/lists/lists/export", headers=admin)
+    whole_as_csv = client.get("/api/v1/admin/lists/lists/export", headers=admin)
     assert (whole_as_csv.status_code, whole_as_csv.json()["code"]) == (422, "csv_one_table")
 
 
-def test_the_coverage_report_is_for_staff(api: TestClient, world: World) -> None:
-    response = api.get("/api/v1/catalogue/coverage", headers=login(api, "analyst"))
+def test_the_coverage_report_is_for_staff(client: TestClient, world: World) -> None:
+    response = client.get("/api/v1/catalogue/coverage", headers=login(client, "analyst"))
 
     assert response.status_code == 200
     body = response.json()
     assert body["batch_number"] == "2026-01"
     assert (body["leaf_items"], body["uncovered_count"]) == (1, 1)
     assert body["uncovered_items"][0]["item_path"] == LEAF
-    assert api.get("/api/v1/catalogue/coverage").status_code == 401
+    assert client.get("/api/v1/catalogue/coverage").status_code == 401

@@ -83,9 +83,9 @@ def test_only_admins_open_batches_and_a_number_is_never_reused(
     make_user(session, "root", Role.ADMIN)
     make_user(session, "disp", Role.DISPATCHER, make_unit(session, "C", town.city))
     payload = {
-        "number": "2026-09",
+        "number": "2026-12",
         "reason": "职责调整",
-        "effective_at": "2026-09-01T00:00:00+08:00",
+        "effective_at": "2026-12-01T00:00:00+08:00",
     }
 
     assert (
@@ -102,7 +102,7 @@ def test_only_admins_open_batches_and_a_number_is_never_reused(
     assert session.scalar(select(func.count()).select_from(Batch)) == 1
 
     listed = client.get("/api/v1/catalogue/batches").json()
-    assert [b["number"] for b in listed["items"]] == ["2026-09"]
+    assert [b["number"] for b in listed["items"]] == ["2026-12"]
 
 
 def test_batch_without_timezone_is_refused(client: TestClient, session: Session) -> None:
@@ -153,3 +153,12 @@ def test_rule_history_lists_rows_of_each_batch(client: TestClient, session: Sess
     assert only_aug["total"] == 1 and only_aug["items"][0]["lead_unit_id"] == b.id
     impl = client.get("/api/v1/catalogue/implementation-rules", params={"unit_id": a.id}).json()
     assert impl["total"] == 1 and impl["items"][0]["completion_days"] == 5
+
+
+def test_a_batch_cannot_take_effect_in_the_past(client: TestClient, session: Session) -> None:
+    # the test clock stands at 2026-11-02
+    make_user(session, "root", Role.ADMIN)
+    payload = {"number": "2026-05", "reason": "补录", "effective_at": "2026-05-01T00:00:00+08:00"}
+    response = client.post("/api/v1/catalogue/batches", json=payload, headers=login(client, "root"))
+    assert response.status_code == 422
+    assert response.json()["code"] == "batch_backdated"

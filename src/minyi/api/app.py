@@ -17,6 +17,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
 
     from minyi.api.health import router as health_router
+    from minyi.catalogue.io_routes import router as io_router
     from minyi.catalogue.routes import router as catalogue_router
     from minyi.org.auth_routes import router as auth_router
     from minyi.org.routes import router as org_router
@@ -25,4 +26,5 @@ def create_app() -> FastAPI:
     app.include_router(auth_router, prefix="/api/v1")
     app.include_router(org_router, prefix="/api/v1")
     app.include_router(catalogue_router, prefix="/api/v1")
+    app.include_router(io_router, prefix="/api/v1")
     return app

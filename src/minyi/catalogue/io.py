@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from minyi.catalogue import io_export, io_lists, io_org, service
@@ -242,7 +241,14 @@ def import_tables(
     when = effective_at or now
     kinds = {ListKind(t.spec.kind) for t in tables}
     if kinds & BATCH_KINDS:
-        _check_batch_fields(session, batch_number, reason, when, now, allow_backdated)
+        service.check_batch_fields(
+            session,
+            number=batch_number,
+            reason=reason,
+            effective_at=when,
+            now=now,
+            allow_backdated=allow_backdated,
+        )
     plan = validate_tables(session, tables, effective_at=when, progress=progress)
     ctx = plan.ctx
     if progress is not None:
@@ -259,6 +265,7 @@ def import_tables(
             reason=(reason or "").strip(),
             effective_at=when,
             clock=clock,
+            allow_backdated=allow_backdated,
         )
         created["items"] = io_lists.store_items(ctx, batch, plan.items)
         created["responsibility"] = io_lists.store_responsibility(ctx, batch, plan.responsibility)
@@ -271,46 +278,6 @@ def import_tables(
         )
     session.flush()
     return _report(plan, +created, batch)
-
-
-def _check_batch_fields(
-    session: Session,
-    number: str | None,
-    reason: str | None,
-    when: datetime,
-    now: datetime,
-    allow_backdated: bool,
-) -> None:
-    if not (number or "").strip() or not (reason or "").strip():
-        raise ValidationFailed(
-            "batch_fields_missing",
-            "导入目录或规则会生成一个调整批次，必须填写批次号和调整原因",
-            "Importing items or rules creates a batch: give its number and reason",
-        )
-    if len((number or "").strip()) > 32:
-        raise ValidationFailed(
-            "batch_number_too_long",
-            "批次号最多 32 个字符",
-            "A batch number has at most 32 characters",
-        )
-    if when.tzinfo is None:
-        raise ValidationFailed(
-            "naive_time", "生效时间必须带时区", "effective_at must carry a timezone"
-        )
-    if session.scalar(select(Batch.id).where(Batch.number == (number or "").strip())):
-        raise ValidationFailed(
-            "batch_number_taken",
-            f"批次号 {number} 已存在，已发布的批次不能改写",
-            f"Batch {number} already exists; published batches are never rewritten",
-        )
-    # A minute of slack: "now" typed into a form is a little in the past when it arrives.
-    if not allow_backdated and when < now - timedelta(minutes=1):
-        raise ValidationFailed(
-            "batch_backdated",
-            "生效时间早于当前时间：补录历史批次会改变过去已派出工单所依据的清单",
-            "effective_at is in the past: a backdated batch would change the lists "
-            "that tickets were already routed under",
-        )
 
 
 def _report(plan: ImportPlan, created: Counter[str], batch: Batch | None) -> ImportReport:

@@ -6,7 +6,7 @@ import csv
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,31 +50,76 @@ def create_batch(
     reason: str,
     effective_at: datetime,
     clock: Clock | None = None,
+    allow_backdated: bool = False,
 ) -> Batch:
     """Open a new adjustment batch (调整批次). Its rows are added in the same transaction."""
-    if effective_at.tzinfo is None:
-        raise ValidationFailed(
-            "naive_time", "生效时间必须带时区", "effective_at must carry a timezone"
-        )
-    if not number.strip():
-        raise ValidationFailed("batch_number_missing", "批次号不能为空", "A batch needs a number")
-    if session.scalar(select(Batch).where(Batch.number == number)) is not None:
-        raise ValidationFailed(
-            "batch_number_taken",
-            f"批次号 {number} 已存在，已发布的批次不能改写",
-            f"Batch {number} already exists; published batches are never rewritten",
-        )
-    batch = Batch(
+    now = (clock or get_clock()).now()
+    check_batch_fields(
+        session,
         number=number,
-        author=author,
         reason=reason,
         effective_at=effective_at,
-        created_at=(clock or get_clock()).now(),
+        now=now,
+        allow_backdated=allow_backdated,
+    )
+    batch = Batch(
+        number=number.strip(),
+        author=author,
+        reason=reason.strip(),
+        effective_at=effective_at,
+        created_at=now,
         summary={},
     )
     session.add(batch)
     session.flush()
     return batch
+
+
+def check_batch_fields(
+    session: Session,
+    *,
+    number: str | None,
+    reason: str | None,
+    effective_at: datetime,
+    now: datetime,
+    allow_backdated: bool = False,
+) -> None:
+    """A batch needs a fresh number, a reason and an effective time not in the past.
+
+    Backdating is refused unless asked for (loading history): a batch taking effect in
+    the past would change which lists tickets already routed were routed under.
+    """
+    number = (number or "").strip()
+    if not number or not (reason or "").strip():
+        raise ValidationFailed(
+            "batch_fields_missing",
+            "调整批次必须填写批次号和调整原因",
+            "A batch needs a number and a reason",
+        )
+    if len(number) > 32:
+        raise ValidationFailed(
+            "batch_number_too_long",
+            "批次号最多 32 个字符",
+            "A batch number has at most 32 characters",
+        )
+    if effective_at.tzinfo is None:
+        raise ValidationFailed(
+            "naive_time", "生效时间必须带时区", "effective_at must carry a timezone"
+        )
+    if session.scalar(select(Batch.id).where(Batch.number == number)) is not None:
+        raise ValidationFailed(
+            "batch_number_taken",
+            f"批次号 {number} 已存在，已发布的批次不能改写",
+            f"Batch {number} already exists; published batches are never rewritten",
+        )
+    # A minute of slack: "now" typed into a form is a little in the past when it arrives.
+    if not allow_backdated and effective_at < now - timedelta(minutes=1):
+        raise ValidationFailed(
+            "batch_backdated",
+            "生效时间早于当前时间：补录历史批次会改变过去已派出工单所依据的清单",
+            "effective_at is in the past: a backdated batch would change the lists "
+            "that tickets were already routed under",
+        )
 
 
 def get_batch(session: Session, batch_id: int) -> Batch | None:

@@ -342,6 +342,7 @@ def build_lists(
         reason="初始清单：按 DB44/T 2479-2024 建立目录，明确市、区、街道三级职责和实施标准",
         effective_at=FIRST_EFFECTIVE,
         clock=clock,
+        allow_backdated=True,  # the demo city comes with its history
     )
     counts.items = catalogue.seed_standard(session, batch=first, rows=rows)
     for parent_code, refinements in REFINEMENTS.items():
@@ -382,6 +383,7 @@ def build_lists(
         "社会生活噪声改为2小时响应",
         effective_at=SECOND_EFFECTIVE,
         clock=clock,
+        allow_backdated=True,
     )
     writer.batch = second
     _second_batch_rules(writer, items, city, districts, streets, units)
