@@ -4,5 +4,9 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import minyi.audit.models
     import minyi.catalogue.models
-    import minyi.org.models  # noqa: F401
+    import minyi.intake.models
+    import minyi.notify.models
+    import minyi.org.models
+    import minyi.tickets.models  # noqa: F401

@@ -1,0 +1,49 @@
+"""The notification outbox and machine clients' webhook subscriptions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from minyi.core.db import Base, UTCDateTime
+
+
+class WebhookSubscription(Base):
+    """A machine client's wish to hear of its unit's ticket events, signed with its secret."""
+
+    __tablename__ = "notify_webhook"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("org_machine_client.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: all
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """A message written in the same transaction as the change it reports, sent later.
+
+    Written with the change, so a message is never lost when the sender is down, and never
+    sent for a change that was rolled back.
+    """
+
+    __tablename__ = "notify_outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # webhook / sms / wechat / email / log
+    target: Mapped[str] = mapped_column(String(500))  # url, masked-safe recipient reference
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("notify_webhook.id"))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/sent/dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
