@@ -316,15 +316,25 @@ def create_machine_client(
     return client, key
 
 
-def client_for_key(session: Session, key: str, *, scope: ClientScope) -> MachineClient:
+def authenticate_client(session: Session, key: str) -> MachineClient:
     prefix = key.split(".", 1)[0]
     client = session.scalar(select(MachineClient).where(MachineClient.key_prefix == prefix))
     if client is None or not client.active or client.key_hash != security.digest(key):
         raise Unauthorized("invalid_api_key", "API 密钥无效", "The API key is invalid")
+    return client
+
+
+def client_for_key(session: Session, key: str, *, scope: ClientScope) -> MachineClient:
+    client = authenticate_client(session, key)
+    ensure_scope(client, scope)
+    return client
+
+
+def ensure_scope(client: MachineClient, scope: ClientScope) -> None:
+    """Machine clients act only within the scopes their key was given."""
     if scope.value not in client.scopes:
         raise Forbidden(
             "scope_missing",
             f"该密钥没有 {scope.value} 权限",
             f"The API key lacks the scope {scope.value}",
         )
-    return client

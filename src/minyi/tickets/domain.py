@@ -143,6 +143,7 @@ class Action(StrEnum):
     CHASE = "chase"  # 催办
     WITHDRAW = "withdraw"  # 撤诉
     MERGE = "merge"
+    SHARE_REPLY = "share_reply"  # a merged ticket receives its parent's reply
     INVALIDATE = "invalidate"
 
     @property
@@ -189,6 +190,7 @@ ACTION_ZH: dict[Action, str] = {
     Action.CHASE: "催办",
     Action.WITHDRAW: "撤诉",
     Action.MERGE: "合并",
+    Action.SHARE_REPLY: "共享答复",
     Action.INVALIDATE: "认定无效",
 }
 
@@ -263,10 +265,15 @@ def _build_transitions() -> dict[tuple[Status, Action], Status]:
     add(OPEN, Action.WITHDRAW, s.WITHDRAWN)
     add(OPEN, Action.MERGE, s.MERGED)
     add(OPEN, Action.INVALIDATE, s.INVALID)
+    add({s.MERGED}, Action.SHARE_REPLY, None)
     return table
 
 
 TRANSITIONS: Mapping[tuple[Status, Action], Status] = _build_transitions()
+
+
+# The first event of every ticket; not a transition (there is no status before it).
+RECEIVE = "receive"
 
 
 class Relation(StrEnum):
@@ -322,6 +329,7 @@ ACTION_RELATIONS: Mapping[Action, frozenset[Relation]] = {
     Action.CHASE: frozenset({Relation.REQUESTER, Relation.CITY_CENTRE}),
     Action.WITHDRAW: frozenset({Relation.REQUESTER, Relation.CITY_CENTRE}),
     Action.MERGE: CENTRE - {Relation.SYSTEM},
+    Action.SHARE_REPLY: frozenset({Relation.SYSTEM}),
     Action.INVALIDATE: CENTRE - {Relation.SYSTEM},
 }
 
@@ -466,12 +474,20 @@ def _guard_and_update(
                 "unit_required", "派单必须指定承办单位", "Dispatch needs a unit_id"
             )
         # A ruling binds the owner; a plain re-dispatch starts a fresh acceptance.
+        is_rule = action is Action.RULE
         return replace(
             state,
             lead_unit_id=unit_id,
-            ruled=action is Action.RULE or (state.ruled and unit_id == state.lead_unit_id),
+            ruled=is_rule,
+            first_handler=not is_rule and bool(payload.get("no_owner")),
+            ruling_requested=False,
+            contacted=state.contacted and unit_id == state.lead_unit_id,
             co_units=tuple(CoUnitState(u) for u in payload.get("co_unit_ids", ())),
         )
+    if action is Action.REQUEST_RULING:
+        if state.ruled:
+            raise Conflict("already_ruled", "该工单已裁决", "The centre has already ruled")
+        return replace(state, ruling_requested=True)
     if action is Action.RETURN:
         unit = actor.unit_id
         if state.ruled:

@@ -29,6 +29,7 @@ class Ticket(Base):
         Index("ix_ticket_centre_queue", "centre_unit_id", "status", "id"),
         Index("ix_ticket_district_open", "district_id", "is_open", "id"),
         Index("ix_ticket_dedupe", "dedupe_hash", "received_at"),
+        Index("ix_ticket_overdue", "is_open", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -80,6 +81,8 @@ class Ticket(Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the unit's substantive reply is due (set at dispatch from the implementation list).
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     co_units: Mapped[list[TicketCoUnit]] = relationship(
