@@ -1,0 +1,78 @@
+"""Machine clients manage their own webhook subscriptions with their API key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Response, status
+
+from minyi.core.deps import ClockDep, SessionDep
+from minyi.core.errors import Unauthorized
+from minyi.notify import service
+from minyi.notify.schemas import WebhookCreate, WebhookCreated, WebhookRead
+from minyi.org import service as org
+from minyi.org.domain import ClientScope
+from minyi.org.models import MachineClient
+
+router = APIRouter(tags=["webhooks"])
+
+
+def webhook_client(
+    session: SessionDep,
+    x_api_key: Annotated[
+        str | None, Header(description="The machine client's API key, shown at its creation.")
+    ] = None,
+) -> MachineClient:
+    # Hearing of a unit's tickets is reading them, so the same scope as reading is needed.
+    if not x_api_key:
+        raise Unauthorized(
+            "api_key_missing",
+            "请在 X-API-Key 请求头中提供 API 密钥",
+            "The X-API-Key header is missing",
+        )
+    return org.client_for_key(session, x_api_key, scope=ClientScope.TICKETS_READ)
+
+
+WebhookClient = Annotated[MachineClient, Depends(webhook_client)]
+
+
+@router.post("/webhooks", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED)
+def create_webhook(
+    body: WebhookCreate, session: SessionDep, client: WebhookClient, clock: ClockDep
+) -> WebhookCreated:
+    """Subscribe to the ticket events of the client's unit. The secret is shown only here."""
+    sub = service.create_subscription(
+        session, client=client, url=body.url, event_types=body.event_types, now=clock.now()
+    )
+    return WebhookCreated(
+        id=sub.id,
+        url=sub.url,
+        event_types=list(sub.event_types),
+        active=sub.active,
+        created_at=sub.created_at,
+        secret=sub.secret,
+    )
+
+
+@router.get("/webhooks", response_model=list[WebhookRead])
+def list_webhooks(session: SessionDep, client: WebhookClient) -> list[WebhookRead]:
+    return [
+        WebhookRead.model_validate(sub)
+        for sub in service.list_subscriptions(session, client=client)
+    ]
+
+
+@router.get("/webhooks/{subscription_id}", response_model=WebhookRead)
+def get_webhook(subscription_id: int, session: SessionDep, client: WebhookClient) -> WebhookRead:
+    sub = service.get_subscription_or_raise(session, client=client, subscription_id=subscription_id)
+    return WebhookRead.model_validate(sub)
+
+
+@router.delete("/webhooks/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_webhook(
+    subscription_id: int, session: SessionDep, client: WebhookClient, clock: ClockDep
+) -> Response:
+    service.delete_subscription(
+        session, client=client, subscription_id=subscription_id, now=clock.now()
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
