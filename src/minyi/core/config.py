@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     # Staff bearer tokens live this long; a shift is 8 hours, so a token outlives one shift.
     token_ttl_minutes: int = 12 * 60
     timezone: str = "Asia/Shanghai"
+    # How many times one unit may return (退单) one ticket before only a ruling decides.
+    return_limit: int = 2
     sql_echo: bool = False
 
 

@@ -102,6 +102,14 @@ def prepare(
             payload.setdefault("co_unit_ids", list(resolution.responsibility.co_unit_ids))
             payload.setdefault("section_id", resolution.responsibility.lead_section_id)
             payload["routed_by_lists"] = True
+        elif (
+            resolution is not None
+            and resolution.responsibility is not None
+            and resolution.responsibility.lead_unit_id == payload["unit_id"]
+            and "co_unit_ids" not in payload
+        ):
+            # The dispatcher chose the unit the lists name: its co-units come along.
+            payload["co_unit_ids"] = list(resolution.responsibility.co_unit_ids)
         unit = _unit(session, payload["unit_id"])
         if unit.kind == UnitKind.DISPATCH_CENTRE.value:
             raise ValidationFailed(
@@ -260,6 +268,60 @@ def after(
         payload.pop("text", None)  # kept in the note, not copied into the timeline
 
 
+# Steps the citizen hears of by SMS (the tracking page shows every step anyway).
+REQUESTER_MESSAGES: dict[Action, str] = {
+    Action.DISPATCH: "您的诉求已派至承办单位办理，可凭受理编号查询进度。",
+    Action.APPROVE_REPLY: "承办单位已答复您的诉求，请凭受理编号查看并评价。",
+    Action.SHARE_REPLY: "您反映的问题已合并办理并答复，请凭受理编号查看。",
+    Action.HAND_OVER_EMERGENCY: "您反映的紧急情况已移交应急部门处理。",
+    Action.TRANSFER_OUT: "您的诉求属外地管辖，已转交当地12345热线。",
+}
+# What the handling unit is told of (its inbox), beyond the webhook every action sends.
+UNIT_MESSAGES: dict[Action, str] = {
+    Action.DISPATCH: "新派工单，请及时签收",
+    Action.RULE: "派单中心已裁决由本单位办理，请签收",
+    Action.SUPPLEMENT: "诉求人补充了诉求内容",
+    Action.CHASE: "诉求人催办，请加快办理",
+    Action.REJECT_REPLY: "答复被退回，请完善后重新答复",
+    Action.RATE_UNSATISFIED: "诉求人评价不满意，请重新办理",
+    Action.SUPERVISE: "该工单已列入督办",
+}
+
+
+def notify(session: Session, ticket: Ticket, action: Action, now: datetime) -> None:
+    """Queue, in this transaction, what people and connected systems must hear of."""
+    from minyi.notify import service as notify_service
+
+    units = [u for u in [ticket.lead_unit_id, *(c.unit_id for c in ticket.co_units)] if u]
+    notify_service.publish_ticket_event(
+        session,
+        ticket_id=ticket.id,
+        tracking_code=ticket.tracking_code,
+        event_type=f"ticket.{action.value}",
+        unit_ids=units,
+        payload={"status": ticket.status, "version": ticket.version, "action": action.value},
+        now=now,
+    )
+    if action in UNIT_MESSAGES and ticket.lead_unit_id is not None:
+        notify_service.notify_unit(
+            session,
+            unit_id=ticket.lead_unit_id,
+            ticket_id=ticket.id,
+            event_type=f"ticket.{action.value}",
+            text=f"{UNIT_MESSAGES[action]}（{ticket.tracking_code}）",
+            now=now,
+        )
+    if action in REQUESTER_MESSAGES and ticket.requester_id is not None:
+        notify_service.notify_requester(
+            session,
+            ticket_id=ticket.id,
+            channel="sms",
+            event_type=f"ticket.{action.value}",
+            text=f"【12345】{REQUESTER_MESSAGES[action]}受理编号：{ticket.tracking_code}",
+            now=now,
+        )
+
+
 def followups(
     session: Session,
     ticket: Ticket,
@@ -271,6 +333,7 @@ def followups(
 ) -> None:
     from minyi.tickets import service
 
+    notify(session, ticket, action, now)
     if action is Action.APPROVE_REPLY:
         children = session.scalars(
             select(Ticket).where(Ticket.merged_into_id == ticket.id, Ticket.status == "merged")

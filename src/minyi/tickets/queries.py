@@ -225,8 +225,13 @@ def allowed_for_principal(principal: Principal, ticket: Ticket) -> list[str]:
     )
 
 
-def ticket_read(session: Session, principal: Principal, ticket: Ticket) -> TicketRead:
-    ensure_can_view(principal, ticket)
+def ticket_read(
+    session: Session, principal: Principal, ticket: Ticket, *, just_acted: bool = False
+) -> TicketRead:
+    """`just_acted`: the answer to the principal's own action, shown even when the action
+    took the ticket out of their sight (a unit that returned it)."""
+    if not just_acted:
+        ensure_can_view(principal, ticket)
     hide_identity = anonymised_for(principal, ticket)
     return TicketRead(
         id=ticket.id,

@@ -31,8 +31,8 @@ class ActionRequest(BaseModel):
     kind: str | None = Field(default=None, description="invalidate: duplicate/unreasonable/invalid")
 
     def payload(self) -> dict[str, Any]:
-        data = self.model_dump(exclude={"reason", "version"}, exclude_none=True)
-        return {k: v for k, v in data.items() if v != []}
+        """Only what the caller sent: an explicit empty list (no co-units) differs from none."""
+        return self.model_dump(exclude={"reason", "version"}, exclude_unset=True)
 
 
 class RateRequest(BaseModel):
