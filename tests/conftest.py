@@ -121,3 +121,31 @@ def shared_data() -> Path:
     if not (path / "catalogue").is_dir():
         pytest.fail(f"the real data is missing at {path} (set MINYI_SHARED_DATA)")
     return path
+
+
+@pytest.fixture()
+def scratch_db(tmp_path: Path) -> Iterator[tuple[Engine, str]]:
+    """A migrated database of its own, for tests that commit or run several connections
+    (concurrency, real server processes). Dropped afterwards."""
+    kind = os.environ.get("MINYI_TEST_DB", "sqlite")
+    if kind == "postgresql":
+        admin_url = _pg_admin_url()
+        name = f"minyi_scratch_{uuid.uuid4().hex[:10]}"
+        conninfo = admin_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = admin_url.rsplit("/", 1)[0] + "/" + name
+        eng = make_engine(url)
+        try:
+            upgrade(eng)
+            yield eng, url
+        finally:
+            eng.dispose()
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        url = f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        eng = make_engine(url)
+        upgrade(eng)
+        yield eng, url
+        eng.dispose()

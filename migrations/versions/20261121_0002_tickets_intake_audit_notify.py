@@ -47,6 +47,13 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
+    # The chain's single head row exists from the start, so concurrent first writers
+    # queue on its lock instead of racing to create it.
+    op.execute(
+        sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :genesis)").bindparams(
+            genesis="0" * 64
+        )
+    )
     op.create_table(
         "intake_requester",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from minyi.audit.cli import audit_app
 from minyi.catalogue.cli import lists_app
 from minyi.core.config import get_settings
 from minyi.demo.cli import demo
 
 app = typer.Typer(help="Minyi 民意速办: the citizen-appeal platform", no_args_is_help=True)
 app.add_typer(lists_app, name="lists")
+app.add_typer(audit_app, name="audit")
 app.command()(demo)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from minyi.audit.domain import GENESIS, Break, ChainRow, entry_hash, first_break
+from minyi.audit.domain import Break, ChainRow, entry_hash, first_break
 from minyi.audit.models import AuditEntry, AuditHead
 from minyi.core.clock import Clock, get_clock
 
@@ -33,10 +33,8 @@ def record(
 ) -> AuditEntry:
     """Append one entry. `data` must never hold unmasked personal data."""
     head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-        session.flush()
+    if head is None:  # the migration creates it; only a hand-made database lacks it
+        raise RuntimeError("audit_head row missing: run the migrations")
     now = (clock or get_clock()).now()
     payload = dict(data or {})
     seq = head.seq + 1
