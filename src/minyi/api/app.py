@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from minyi import __version__
+from minyi.core import logs
 from minyi.core.http import install_error_handlers
 
 
@@ -15,6 +16,7 @@ def create_app() -> FastAPI:
         description="The citizen-appeal platform: intake, routing, handling, rating, analysis.",
     )
     install_error_handlers(app)
+    logs.install()
 
     from minyi.api.health import router as health_router
     from minyi.catalogue.io_routes import router as io_router
