@@ -15,7 +15,6 @@ from minyi.api.app import create_app
 from minyi.core.clock import FixedClock
 from minyi.core.deps import get_session
 from minyi.intake.filestore import DirectoryFileStore, get_file_store
-from minyi.intake.routes import router
 from minyi.org import service as org
 from minyi.org.domain import ClientScope, Role, UnitKind
 from minyi.org.models import MachineClient, User
@@ -71,8 +70,6 @@ def store(tmp_path: Path) -> DirectoryFileStore:
 @pytest.fixture()
 def api(session: Session, clock: FixedClock, store: DirectoryFileStore) -> Iterator[TestClient]:
     app = create_app()
-    if not any(getattr(r, "path", "") == "/api/v1/appeals" for r in app.routes):
-        app.include_router(router, prefix="/api/v1")
 
     def _session() -> Iterator[Session]:
         session.commit()

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from minyi.api.app import create_app
 from minyi.core.clock import FixedClock
-from minyi.core.deps import get_session
-from minyi.notify.routes import router
 from minyi.org import service as org
 from minyi.org.domain import ClientScope, UnitKind
 from minyi.org.models import MachineClient, Unit
@@ -63,21 +59,5 @@ def world(session: Session, clock: FixedClock) -> World:
 
 
 @pytest.fixture()
-def api(session: Session, clock: FixedClock) -> Iterator[TestClient]:
-    """Like the shared `client`, with the webhook routes mounted even before app.py has them."""
-    app = create_app()
-    if not any(getattr(r, "path", "") == "/api/v1/webhooks" for r in app.routes):
-        app.include_router(router, prefix="/api/v1")
-
-    def _session() -> Iterator[Session]:
-        session.commit()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-    app.dependency_overrides[get_session] = _session
-    with TestClient(app) as test_client:
-        yield test_client
+def api(client: TestClient) -> TestClient:
+    return client

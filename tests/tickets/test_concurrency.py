@@ -79,6 +79,8 @@ def test_accept_and_return_at_once_one_wins(scratch_db: tuple[Engine, str]) -> N
         final = httpx.get(f"{base}/healthz").status_code
     assert final == 200
     assert sorted(r.status_code for r in results) == [200, 409]
+    loser = next(r for r in results if r.status_code == 409).json()
+    assert loser["code"] in {"illegal_transition", "ticket_left_unit"}
     with Session(engine) as session:
         events = [e.action for e in service.timeline(session, ticket_id)]
     assert events[:2] == ["receive", "dispatch"]

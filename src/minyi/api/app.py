@@ -21,6 +21,7 @@ def create_app() -> FastAPI:
     from minyi.api.health import router as health_router
     from minyi.catalogue.io_routes import router as io_router
     from minyi.catalogue.routes import router as catalogue_router
+    from minyi.intake.routes import router as intake_router
     from minyi.notify.routes import router as notify_router
     from minyi.org.auth_routes import router as auth_router
     from minyi.org.routes import router as org_router
@@ -31,6 +32,7 @@ def create_app() -> FastAPI:
     app.include_router(org_router, prefix="/api/v1")
     app.include_router(catalogue_router, prefix="/api/v1")
     app.include_router(io_router, prefix="/api/v1")
+    app.include_router(intake_router, prefix="/api/v1")
     app.include_router(tickets_router, prefix="/api/v1")
     app.include_router(notify_router, prefix="/api/v1")
     return app

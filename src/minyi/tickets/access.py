@@ -39,7 +39,7 @@ class Principal:
             return f"client:{self.client.id}"
         if self.tracking_ticket_id is not None:
             return f"requester:ticket:{self.tracking_ticket_id}"
-        return "system"
+        return "system" if self.system else "public"
 
     @property
     def role(self) -> str | None:
@@ -49,7 +49,7 @@ class Principal:
             return "machine"
         if self.tracking_ticket_id is not None:
             return Role.CITIZEN.value
-        return "system" if self.system else None
+        return "system" if self.system else "public"
 
     @property
     def unit_id(self) -> int | None:

@@ -26,7 +26,7 @@ from minyi.org import service as org
 from minyi.org.domain import AreaLevel, UnitKind
 from minyi.org.models import Unit
 from minyi.tickets import effects
-from minyi.tickets.access import Principal, ensure_can_view, relations
+from minyi.tickets.access import Principal, can_view, ensure_can_view, relations
 from minyi.tickets.domain import (
     ACTION_RELATIONS,
     DEFAULT_RETURN_LIMIT,
@@ -154,7 +154,17 @@ def act(
     ticket = session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
     if ticket is None:
         raise NotFound("ticket_not_found", "找不到该工单", "No such ticket")
-    ensure_can_view(principal, ticket)
+    if not can_view(principal, ticket):
+        if principal.unit_id is not None and str(principal.unit_id) in (
+            ticket.returns_by_unit or {}
+        ):
+            # Their unit returned it a moment ago (perhaps a colleague): say so plainly.
+            raise Conflict(
+                "ticket_left_unit",
+                "该工单已由本单位退回，不再由本单位办理",
+                "Your unit has returned this ticket; it is no longer yours",
+            )
+        ensure_can_view(principal, ticket)
     if expected_version is not None and ticket.version != expected_version:
         raise Conflict(
             "version_conflict",
