@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import os
 import uuid
+
+# Cheap password hashing in tests (same code path, lower cost); set before settings load.
+os.environ.setdefault("MINYI_ARGON2_TIME_COST", "1")
+os.environ.setdefault("MINYI_ARGON2_MEMORY_KIB", "1024")
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path

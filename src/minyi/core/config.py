@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     # How many times one unit may return (退单) one ticket before only a ruling decides.
     return_limit: int = 2
     sql_echo: bool = False
+    # argon2id cost (RFC 9106's second recommended option by default). Tests lower it to
+    # keep the suite fast; production keeps the default.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
 
 
 @lru_cache(maxsize=1)

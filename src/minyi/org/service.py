@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -255,14 +256,16 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active:
         # Hash anyway so that a wrong username takes as long as a wrong password.
-        security.verify_password(_DUMMY_HASH, password)
+        security.verify_password(_dummy_hash(), password)
         raise _BAD_LOGIN
     if not security.verify_password(user.password_hash, password):
         raise _BAD_LOGIN
     return user
 
 
-_DUMMY_HASH = security.hash_password("not-a-real-password")
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return security.hash_password("not-a-real-password")
 
 
 def issue_token(session: Session, *, user: User, ttl: timedelta, clock: Clock | None = None) -> str:
