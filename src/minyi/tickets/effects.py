@@ -90,6 +90,16 @@ def prepare(
     from minyi.tickets import service
 
     if action in (Action.DISPATCH, Action.RULE):
+        if payload.get("item_id") is not None:
+            # The dispatcher confirms or corrects the item; routing follows from it.
+            from minyi.catalogue import service as catalogue
+
+            item = catalogue.get_item(session, payload["item_id"])
+            if item is None:
+                raise ValidationFailed(
+                    "item_not_found", "找不到该诉求事项", f"No catalogue item {payload['item_id']}"
+                )
+            ticket.item_id = item.id
         resolution = service.resolve_route(session, ticket, now)
         if payload.get("unit_id") is None:
             if resolution is None or resolution.responsibility is None:

@@ -16,6 +16,7 @@ class ActionRequest(BaseModel):
         default=None, description="The version you saw; a newer one makes this a 409"
     )
     unit_id: int | None = None
+    item_id: int | None = Field(default=None, description="dispatch/rule: the catalogue item")
     co_unit_ids: list[int] = Field(default_factory=list)
     section_id: int | None = None
     district_id: int | None = None
