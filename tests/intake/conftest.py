@@ -3,17 +3,16 @@ and an app with the intake routes mounted even before app.py has them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from minyi.api.app import create_app
 from minyi.core.clock import FixedClock
-from minyi.core.deps import get_session
 from minyi.intake.filestore import DirectoryFileStore, get_file_store
 from minyi.org import service as org
 from minyi.org.domain import ClientScope, Role, UnitKind
@@ -68,22 +67,11 @@ def store(tmp_path: Path) -> DirectoryFileStore:
 
 
 @pytest.fixture()
-def api(session: Session, clock: FixedClock, store: DirectoryFileStore) -> Iterator[TestClient]:
-    app = create_app()
-
-    def _session() -> Iterator[Session]:
-        session.commit()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-    app.dependency_overrides[get_session] = _session
+def api(client: TestClient, store: DirectoryFileStore) -> TestClient:
+    """The shared client, with attachments going to this test's own file store."""
+    app = cast(FastAPI, client.app)
     app.dependency_overrides[get_file_store] = lambda: store
-    with TestClient(app) as test_client:
-        yield test_client
+    return client
 
 
 def stored_files(store: DirectoryFileStore) -> list[Path]:

@@ -296,21 +296,9 @@ def _report(plan: ImportPlan, created: Counter[str], batch: Batch | None) -> Imp
         rows=plan.rows,
         created=dict(created),
         unchanged=dict(unchanged),
-        batch=_batch_read(batch) if batch is not None else None,
+        batch=BatchRead.model_validate(batch) if batch is not None else None,
         message=f"已导入：{done_zh}；与现有数据相同 {same} 行{batch_zh}",
         message_en=f"Imported: {done_en}; {same} row(s) already as stored{batch_en}",
-    )
-
-
-def _batch_read(batch: Batch) -> BatchRead:
-    return BatchRead(
-        id=batch.id,
-        number=batch.number,
-        author=batch.author,
-        reason=batch.reason,
-        effective_at=batch.effective_at,
-        created_at=batch.created_at,
-        summary=dict(batch.summary or {}),
     )
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from minyi.catalogue import service
 from minyi.catalogue.crosswalk import load_crosswalk, to_item_path
 from minyi.catalogue.domain import ClosingRequirement, Process, ResponseLevel, StandardKind
-from minyi.catalogue.models import Batch, Item
+from minyi.catalogue.models import Item
 from minyi.catalogue.schemas import (
     BatchCreate,
     BatchRead,
@@ -44,18 +44,6 @@ def item_read(item: Item) -> ItemRead:
     )
 
 
-def batch_read(batch: Batch) -> BatchRead:
-    return BatchRead(
-        id=batch.id,
-        number=batch.number,
-        author=batch.author,
-        reason=batch.reason,
-        effective_at=batch.effective_at,
-        created_at=batch.created_at,
-        summary=dict(batch.summary or {}),
-    )
-
-
 @router.get("/items", response_model=Page[ItemRead])
 def list_items(
     session: SessionDep,
@@ -85,7 +73,9 @@ def list_batches(
     session: SessionDep, offset: OffsetParam = 0, limit: LimitParam = 50
 ) -> Page[BatchRead]:
     rows, total = service.list_batches(session, offset=offset, limit=limit)
-    return Page(items=[batch_read(b) for b in rows], total=total, offset=offset, limit=limit)
+    return Page(
+        items=[BatchRead.model_validate(b) for b in rows], total=total, offset=offset, limit=limit
+    )
 
 
 @router.post("/batches", response_model=BatchRead, status_code=201)
@@ -100,7 +90,7 @@ def create_batch(
         effective_at=body.effective_at,
         clock=clock,
     )
-    return batch_read(batch)
+    return BatchRead.model_validate(batch)
 
 
 @router.get("/responsibility-rules", response_model=Page[ResponsibilityRuleRead])

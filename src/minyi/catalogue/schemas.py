@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from minyi.catalogue.domain import (
     ClosingRequirement,
@@ -21,6 +21,8 @@ class BatchCreate(BaseModel):
 
 
 class BatchRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     number: str
     author: str
