@@ -103,6 +103,15 @@ def test_only_admins_open_batches_and_a_number_is_never_reused(
 
     listed = client.get("/api/v1/catalogue/batches").json()
     assert [b["number"] for b in listed["items"]] == ["2026-12"]
+    # the change to the lists is in the audit trail, under the admin who made it
+    from minyi.audit.models import AuditEntry
+    from minyi.org.models import User
+
+    root = session.scalars(select(User).where(User.username == "root")).one()
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "catalogue.batch.create")
+    ).one()
+    assert (entry.actor, entry.object_id) == (f"user:{root.id}", "2026-12")
 
 
 def test_batch_without_timezone_is_refused(client: TestClient, session: Session) -> None:

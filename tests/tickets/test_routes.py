@@ -291,6 +291,8 @@ def test_invalid_needs_a_reason_and_leaves_assessment(
     staff: Staff, session: Session, world: World
 ) -> None:
     ticket = make_ticket(session, world)
+    wrong = staff.do("dispatcher", ticket.id, "invalidate", expect=422, reason="x", kind="boring")
+    assert wrong["code"] == "invalid_kind"
     body = staff.do("dispatcher", ticket.id, "invalidate", reason="重复诉求", kind="duplicate")
     assert body["status"] == "invalid" and body["excluded_from_assessment"] is True
 

@@ -87,6 +87,7 @@ def import_command(
                 file.read_bytes(),
                 batch_number=batch,
                 author=author,
+                actor="cli",
                 reason=reason,
                 effective_at=when,
                 allow_backdated=allow_backdated,

@@ -235,8 +235,10 @@ def import_tables(
     allow_backdated: bool = False,
     clock: Clock | None = None,
     progress: Progress | None = None,
+    actor: str | None = None,
 ) -> ImportReport:
-    """Validate, then store everything in one go (items and rules in one new batch)."""
+    """Validate, then store everything in one go (items and rules in one new batch).
+    The import is written to the audit trail as `actor` (e.g. `user:3`, `cli`)."""
     now = (clock or get_clock()).now()
     when = effective_at or now
     kinds = {ListKind(t.spec.kind) for t in tables}
@@ -277,6 +279,15 @@ def import_tables(
             batch, **{k: n for k, n in created.items() if n and ListKind(k) in BATCH_KINDS}
         )
     session.flush()
+    audit.record(
+        session,
+        actor=actor or f"author:{author}",
+        action="lists.import",
+        object_type="batch" if batch is not None else "organisation",
+        object_id=batch.number if batch is not None else "-",
+        data={"created": dict(+created), "kinds": sorted(k.value for k in kinds)},
+        clock=clock,
+    )
     return _report(plan, +created, batch)
 
 
@@ -315,11 +326,13 @@ def import_file(
     allow_backdated: bool = False,
     clock: Clock | None = None,
     progress: Progress | None = None,
+    actor: str | None = None,
 ) -> ImportReport:
     """Read one uploaded file (CSV or .xlsx) and import it; see `import_tables`."""
     return import_tables(
         session,
         read_tables(kind, filename, data),
+        actor=actor,
         batch_number=batch_number,
         author=author,
         reason=reason,

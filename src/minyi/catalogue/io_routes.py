@@ -57,6 +57,7 @@ def import_list(
         data,
         batch_number=batch_number,
         author=admin.display_name,
+        actor=f"user:{admin.id}",
         reason=reason,
         effective_at=io.parse_time(effective_at) if effective_at else None,
         clock=clock,

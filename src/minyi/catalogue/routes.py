@@ -89,6 +89,7 @@ def create_batch(
         reason=body.reason,
         effective_at=body.effective_at,
         clock=clock,
+        actor=f"user:{admin.id}",
     )
     return BatchRead.model_validate(batch)
 

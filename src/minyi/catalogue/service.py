@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from minyi.audit import service as audit
 from minyi.catalogue.domain import (
     DEFAULT_CONTACT_HOURS,
     ClosingRequirement,
@@ -51,8 +52,10 @@ def create_batch(
     effective_at: datetime,
     clock: Clock | None = None,
     allow_backdated: bool = False,
+    actor: str | None = None,
 ) -> Batch:
-    """Open a new adjustment batch (调整批次). Its rows are added in the same transaction."""
+    """Open a new adjustment batch (调整批次). Its rows are added in the same transaction;
+    the batch is written to the audit trail as `actor` (default: its author)."""
     now = (clock or get_clock()).now()
     check_batch_fields(
         session,
@@ -72,6 +75,15 @@ def create_batch(
     )
     session.add(batch)
     session.flush()
+    audit.record(
+        session,
+        actor=actor or f"author:{author}",
+        action="catalogue.batch.create",
+        object_type="batch",
+        object_id=batch.number,
+        data={"reason": batch.reason, "effective_at": effective_at.isoformat()},
+        clock=clock,
+    )
     return batch
 
 

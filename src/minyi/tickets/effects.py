@@ -31,6 +31,7 @@ EMERGENCY_LINES = {
     "122": "122 交通事故",
     "gas": "燃气抢修热线",
 }
+INVALID_KINDS = ("duplicate", "unreasonable", "invalid")  # 重复 / 不合理 / 无效
 # Co-units summoned by 吹哨 report within this many hours and answer within these.
 DEFAULT_REPORT_HOURS = 2.0
 DEFAULT_CO_REPLY_HOURS = 72.0
@@ -200,6 +201,12 @@ def prepare(
             raise ValidationFailed(
                 "extension_days_invalid", "延期天数应为 1 至 60 天", "days must be 1 to 60"
             )
+    elif action is Action.INVALIDATE and payload.get("kind") not in (None, *INVALID_KINDS):
+        raise ValidationFailed(
+            "invalid_kind",
+            "无效类型应为：重复诉求、不合理诉求或无效诉求",
+            "kind must be duplicate, unreasonable or invalid",
+        )
     elif action is Action.EXCUSE_CO_UNIT and not isinstance(payload.get("unit_id"), int):
         raise ValidationFailed("unit_required", "请指定要免除的协办单位", "unit_id is required")
     return payload
