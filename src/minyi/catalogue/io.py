@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from minyi.audit import service as audit
 from minyi.catalogue import io_export, io_lists, io_org, service
 from minyi.catalogue.io_context import (
     AreaPlan,
