@@ -1,4 +1,4 @@
-"""`minyi demo`: build the demo city A市 into an empty database."""
+"""`minyi demo`: build the demo city A市 into an empty database, then its ticket history."""
 
 from __future__ import annotations
 
@@ -15,14 +15,25 @@ from minyi.core.config import get_settings
 from minyi.core.db import session_scope
 from minyi.core.errors import NotFound
 from minyi.demo.city import DemoSummary, build_demo_city, city_exists
+from minyi.demo.ticket_plan import DEFAULT_TICKETS, SEED
+from minyi.demo.tickets import TicketSummary, build_demo_tickets
+from minyi.tickets.domain import Status
 
 Echo = Callable[[str], None]
 
 
 def demo(
     if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when a city exists"),
+    tickets: int = typer.Option(
+        DEFAULT_TICKETS,
+        "--tickets",
+        min=0,
+        help="Tickets of the last 90 days made from the real messages (0: none)",
+    ),
+    seed: int = typer.Option(SEED, "--seed", help="Seed of the ticket plan"),
 ) -> None:
-    """Build the demo city A市 from the real messages' place names (users: docs/demo-users.md)."""
+    """Build the demo city A市 from the real messages' place names (users: docs/demo-users.md)
+    and a ticket history in every state."""
     code = run_demo(
         scope=session_scope,
         shared_data=get_settings().shared_data,
@@ -30,6 +41,8 @@ def demo(
         clock=get_clock(),
         echo=typer.echo,
         error=lambda message: typer.echo(message, err=True),
+        tickets=tickets,
+        seed=seed,
     )
     if code:
         raise typer.Exit(code=code)
@@ -43,9 +56,12 @@ def run_demo(
     clock: Clock,
     echo: Echo,
     error: Echo,
+    tickets: int = 0,
+    seed: int = SEED,
 ) -> int:
     """The command's work, returning its exit code: 0 built or already there, 1 refused,
-    2 the real data is missing."""
+    2 the real data is missing. The city is committed first; the tickets follow in
+    transactions of a few hundred each."""
     started = time.perf_counter()
     try:
         with scope() as session:
@@ -60,11 +76,22 @@ def run_demo(
                 )
                 return 1
             summary = build_demo_city(session, shared_data=shared_data, clock=clock, progress=echo)
+            seconds = time.perf_counter() - started
+            session.commit()
+            history = build_demo_tickets(
+                session,
+                shared_data=shared_data,
+                count=tickets,
+                clock=clock,
+                seed=seed,
+                progress=echo,
+                commit=session.commit,
+            )
     except NotFound as exc:
         error(exc.message)
         error(exc.message_en)
         return 2
-    for line in summary_lines(summary, time.perf_counter() - started):
+    for line in summary_lines(summary, seconds) + ticket_lines(history):
         echo(line)
     return 0
 
@@ -87,4 +114,17 @@ def summary_lines(s: DemoSummary, seconds: float) -> list[str]:
         f"choices {s.district_choices}; batches {', '.join(s.batches)}",
         f"  用户 users: {s.users} (usernames and passwords: docs/demo-users.md)",
         f"  对接系统 machine client key (shown only now): {s.machine_client_key}",
+    ]
+
+
+def ticket_lines(t: TicketSummary) -> list[str]:
+    if not t.tickets:
+        return ["  工单 tickets: none"]
+    counts = [f"{Status(s).label_zh} {s} {n}" for s, n in t.by_status.items()]
+    rows = [", ".join(counts[i : i + 6]) for i in range(0, len(counts), 6)]
+    return [
+        f"  工单 tickets: {t.tickets} over the last 90 days, {t.events} timeline events "
+        f"({t.seconds:.1f} s); {t.people_created} handlers and dispatchers created "
+        "(password minyi-<username>-2026)",
+        *(f"    {row}" for row in rows),
     ]
