@@ -128,3 +128,14 @@ def test_concurrent_writers_make_one_chain(scratch_db: tuple[Engine, str]) -> No
     with Session(engine) as session:
         result = service.verify(session)
     assert result.ok and result.entries == 60
+
+
+def test_a_clock_in_china_time_still_verifies(session: Session) -> None:
+    from zoneinfo import ZoneInfo
+
+    from minyi.core.clock import FixedClock
+
+    beijing = FixedClock(datetime(2026, 11, 2, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai")))
+    service.record(session, actor="cli", action="x", object_type="t", object_id=1, clock=beijing)
+    session.expire_all()
+    assert service.verify(session).ok

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -35,7 +35,8 @@ def record(
     head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
     if head is None:  # the migration creates it; only a hand-made database lacks it
         raise RuntimeError("audit_head row missing: run the migrations")
-    now = (clock or get_clock()).now()
+    # Hashed as stored (UTC): a clock in another zone must not break verification later.
+    now = (clock or get_clock()).now().astimezone(UTC)
     payload = dict(data or {})
     seq = head.seq + 1
     digest = entry_hash(
