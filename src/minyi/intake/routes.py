@@ -232,6 +232,10 @@ def create_appeal(
         store=store,
         clock=clock,
     )
+    # Durable before the tracking code is given (SPEC §4: nothing acknowledged is lost).
+    # The request's session would otherwise commit only after the answer has been sent,
+    # holding the audit head lock, which every appeal needs, all that while.
+    session.commit()
     if not result.created:
         response.status_code = 200
     ticket = result.ticket

@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -244,6 +246,9 @@ def _create(
         clock=clock,
     )
     _claim(session, appeal, scope, key, ticket, now)
+    if not appeal.files:
+        # Everything after `open_ticket` runs under the audit head lock: no extra query.
+        return ticket
     received = tickets.timeline(session, ticket.id)[0]
     for f in appeal.files:
         session.add(
@@ -271,33 +276,27 @@ def _claim(
     ticket: Ticket,
     now: datetime,
 ) -> None:
-    """Claim the submission for this ticket; a concurrent twin fails here, on the unique
-    (scope, key), and rolls back its SAVEPOINT."""
+    """Claim the submission for this ticket; a concurrent twin fails here (on the unique
+    (scope, key), or finding the content's claim live) and rolls back its SAVEPOINT."""
     if scope is not None and key is not None:
         session.add(IdempotencyRecord(scope=scope, key=key, ticket_id=ticket.id, created_at=now))
         session.flush()
         return
     since = now - timedelta(minutes=domain.DEDUPE_WINDOW_MINUTES)
-    claim = session.scalar(
-        select(IdempotencyRecord)
-        .where(IdempotencyRecord.scope == DEDUPE_SCOPE, IdempotencyRecord.key == appeal.dedupe_hash)
-        .execution_options(populate_existing=True)
+    # One statement, as it runs under the audit head lock: a new claim, or the takeover of
+    # an expired one; a live claim (a twin committed first) is left alone and no row moves.
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    new = dialect_insert(IdempotencyRecord).values(
+        scope=DEDUPE_SCOPE, key=appeal.dedupe_hash, ticket_id=ticket.id, created_at=now
     )
-    if claim is None:
-        session.add(
-            IdempotencyRecord(
-                scope=DEDUPE_SCOPE, key=appeal.dedupe_hash, ticket_id=ticket.id, created_at=now
-            )
-        )
-        session.flush()
-        return
-    # An expired claim is taken over only if nobody took it over in the meantime.
-    moved = session.connection().execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == claim.id, IdempotencyRecord.created_at < since)
-        .values(ticket_id=ticket.id, created_at=now)
-    )
-    if moved.rowcount != 1:
+    moved = session.execute(
+        new.on_conflict_do_update(
+            index_elements=[IdempotencyRecord.scope, IdempotencyRecord.key],
+            set_={"ticket_id": new.excluded.ticket_id, "created_at": new.excluded.created_at},
+            where=IdempotencyRecord.created_at < since,
+        ).returning(IdempotencyRecord.id)
+    ).first()
+    if moved is None:
         raise _LostRace
 
 

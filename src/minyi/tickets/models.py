@@ -26,6 +26,8 @@ class Ticket(Base):
     __table_args__ = (
         # A unit's queue: its open tickets, newest first.
         Index("ix_ticket_unit_queue", "lead_unit_id", "is_open", "id"),
+        # The same by time received, the lists' default order: page 1 without a sort.
+        Index("ix_ticket_unit_received", "lead_unit_id", "is_open", "received_at", "id"),
         Index("ix_ticket_centre_queue", "centre_unit_id", "status", "id"),
         Index("ix_ticket_district_open", "district_id", "is_open", "id"),
         Index("ix_ticket_dedupe", "dedupe_hash", "received_at"),
@@ -118,11 +120,15 @@ class TicketCoUnit(Base):
     """A co-unit (协办), set at dispatch or summoned later (吹哨), and how it answered."""
 
     __tablename__ = "ticket_co_unit"
-    __table_args__ = (UniqueConstraint("ticket_id", "unit_id"),)
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "unit_id"),
+        # A unit's co-handled tickets, read from the index alone.
+        Index("ix_ticket_co_unit_unit", "unit_id", "ticket_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
     summoned: Mapped[bool] = mapped_column(Boolean, default=False)  # 吹哨, not set at dispatch
     added_at: Mapped[datetime] = mapped_column(UTCDateTime())
     report_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
