@@ -49,6 +49,8 @@ pytest-pg: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/lookup.py
+	$(BIN)/python benchmarks/intake.py
+	$(BIN)/python benchmarks/listing.py --databases postgresql,sqlite
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
