@@ -324,7 +324,8 @@ def ticket_read(
 
 
 def event_read(event: TicketEvent) -> EventRead:
-    label = Action(event.action).label_zh if event.action in Action._value2member_map_ else "受理"
+    known = {a.value for a in Action}
+    label = Action(event.action).label_zh if event.action in known else "受理"  # RECEIVE
     return EventRead(
         seq=event.seq,
         at=event.at,

@@ -9,7 +9,7 @@ notifications in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,23 +71,8 @@ def open_ticket(
     now = (clock or get_clock()).now()
     district_id = _district_of(session, new.area_id)
     ticket = Ticket(
-        tracking_code=new.tracking_code,
-        channel=new.channel,
-        appeal_type=new.appeal_type,
-        title=new.title,
-        text=new.text,
-        address_text=new.address_text,
-        lon=new.lon,
-        lat=new.lat,
-        area_id=new.area_id,
+        **asdict(new),
         district_id=district_id,
-        requester_id=new.requester_id,
-        requester_kind=new.requester_kind,
-        anonymous=new.anonymous,
-        source_client_id=new.source_client_id,
-        dedupe_hash=new.dedupe_hash,
-        urgency=new.urgency,
-        item_id=new.item_id,
         status=Status.RECEIVED.value,
         is_open=True,
         returns_by_unit={},
