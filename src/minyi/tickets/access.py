@@ -13,7 +13,6 @@ from functools import cached_property
 from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from minyi.core.errors import Forbidden
 from minyi.org.domain import AreaLevel, Role, UnitKind
 from minyi.org.models import Area, MachineClient, Unit, User
 from minyi.tickets.domain import Relation
@@ -196,8 +195,3 @@ def anonymised_for(principal: Principal, ticket: Ticket) -> bool:
         # Anonymous appeals hide the requester from handling units, not from the hotline.
         return not (principal.is_city_staff or Relation.REQUESTER in relations(principal, ticket))
     return False
-
-
-def require_staff(principal: Principal) -> None:
-    if principal.user is None and principal.client is None and not principal.system:
-        raise Forbidden("staff_only", "仅限工作人员", "Staff only")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, UnaryExpression, case, func, select, union, union_all
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList
 
@@ -432,10 +432,4 @@ def public_tracking(session: Session, ticket: Ticket) -> PublicTracking:
         handling_unit=_unit_name(session, ticket.lead_unit_id) if ticket.lead_unit_id else None,
         reply_text=ticket.reply_text if shows_reply else None,
         steps=steps,
-    )
-
-
-def load_with_co_units(session: Session, ticket_id: int) -> Ticket | None:
-    return session.scalar(
-        select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.co_units))
     )

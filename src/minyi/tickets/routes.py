@@ -161,7 +161,6 @@ def rate(
     body: RateRequest,
     session: SessionDep,
     clock: ClockDep,
-    settings: SettingsDep,
     principal: RequiredPrincipal,
 ) -> TicketRead:
     """好差评: a result of 1–2 or an average under 3 counts as unsatisfied."""

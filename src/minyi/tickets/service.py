@@ -8,9 +8,9 @@ notifications in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,7 +21,7 @@ from minyi.audit import service as audit
 from minyi.catalogue import service as catalogue
 from minyi.catalogue.domain import Resolution
 from minyi.core.clock import Clock, get_clock
-from minyi.core.errors import Conflict, NotFound, ValidationFailed
+from minyi.core.errors import Conflict, NotFound
 from minyi.org import service as org
 from minyi.org.domain import AreaLevel, UnitKind
 from minyi.org.models import Unit
@@ -116,10 +116,6 @@ def get_ticket_or_raise(session: Session, ticket_id: int) -> Ticket:
     if ticket is None:
         raise NotFound("ticket_not_found", "找不到该工单", "No such ticket")
     return ticket
-
-
-def get_by_tracking_code(session: Session, code: str) -> Ticket | None:
-    return session.scalar(select(Ticket).where(Ticket.tracking_code == code.strip().upper()))
 
 
 def act(
@@ -266,17 +262,6 @@ def timeline(session: Session, ticket_id: int) -> list[TicketEvent]:
     )
 
 
-def city_centre(session: Session) -> Unit | None:
-    return session.scalar(
-        select(Unit)
-        .join(Unit.area)
-        .where(Unit.kind == UnitKind.DISPATCH_CENTRE.value)
-        .where(Unit.area.has(level=AreaLevel.CITY.value))
-        .order_by(Unit.id)
-        .limit(1)
-    )
-
-
 def district_centre(session: Session, district_id: int) -> Unit | None:
     return session.scalar(
         select(Unit)
@@ -351,16 +336,3 @@ def _append_event(
     )
     session.add(event)
     return event
-
-
-def hours_from(now: datetime, hours: float | None, default: float) -> datetime:
-    return now + timedelta(hours=hours if hours and hours > 0 else default)
-
-
-def unit_ids_of(values: Sequence[Any]) -> list[int]:
-    ids = [v for v in values if isinstance(v, int)]
-    if len(ids) != len(values):
-        raise ValidationFailed(
-            "unit_ids_invalid", "单位编号必须是整数", "unit ids must be integers"
-        )
-    return ids
