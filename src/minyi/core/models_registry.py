@@ -9,4 +9,5 @@ def import_all_models() -> None:
     import minyi.intake.models
     import minyi.notify.models
     import minyi.org.models
-    import minyi.tickets.models  # noqa: F401
+    import minyi.tickets.models
+    import minyi.triage.models  # noqa: F401
