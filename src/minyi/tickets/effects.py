@@ -234,6 +234,11 @@ def after(
                 "routed_by_lists": bool(payload.get("routed_by_lists")),
                 "no_owner": bool(payload.get("no_owner")),
             }
+        if not principal.system:
+            # A person chose (or kept) the item: a labelled example for the next training.
+            from minyi.triage import service as triage
+
+            triage.record_dispatch(session, ticket=ticket, principal=principal, now=now)
     elif action is Action.DISPATCH_TO_DISTRICT:
         ticket.centre_unit_id = payload["centre_unit_id"]
     elif action is Action.RETURN_TO_CITY:

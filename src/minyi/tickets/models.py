@@ -51,6 +51,8 @@ class Ticket(Base):
     source_client_id: Mapped[int | None] = mapped_column(ForeignKey("org_machine_client.id"))
     dedupe_hash: Mapped[str] = mapped_column(String(64))
     urgency: Mapped[str] = mapped_column(String(16), default="ordinary")
+    # When a dispatcher must have sent it on (SPEC §2.5: 30 min / 2 h / 8 h by urgency).
+    dispatch_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     item_id: Mapped[int | None] = mapped_column(ForeignKey("catalogue_item.id"), index=True)
 
     # Workflow state: changed only through tickets.domain.apply().

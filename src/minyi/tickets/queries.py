@@ -175,9 +175,23 @@ def centre_queue(
     else:
         stmt = stmt.where(Ticket.centre_unit_id == principal.unit_id)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    urgency = case((Ticket.urgency == "urgent", 0), (Ticket.urgency == "fast", 1), else_=2)
+    urgency = case(
+        (Ticket.urgency == "emergency", 0),
+        (Ticket.urgency == "urgent", 1),
+        (Ticket.urgency == "fast", 2),
+        else_=3,
+    )
+    # Within a level, the dispatch deadline (a returned ticket keeps its first deadline, so
+    # it comes back ahead of newer ones), then the time received.
     rows = session.scalars(
-        stmt.order_by(urgency, Ticket.received_at.asc()).offset(offset).limit(limit)
+        stmt.order_by(
+            urgency,
+            Ticket.dispatch_due_at.asc().nulls_last(),
+            Ticket.received_at.asc(),
+            Ticket.id.asc(),
+        )
+        .offset(offset)
+        .limit(limit)
     )
     return list(rows), total
 
@@ -315,6 +329,8 @@ def ticket_read(
         reply_text=ticket.reply_text,
         received_at=ticket.received_at,
         updated_at=ticket.updated_at,
+        dispatch_due_at=ticket.dispatch_due_at,
+        due_at=ticket.due_at,
         dispatched_at=ticket.dispatched_at,
         accepted_at=ticket.accepted_at,
         replied_at=ticket.replied_at,

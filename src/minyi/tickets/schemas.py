@@ -106,6 +106,8 @@ class TicketRead(BaseModel):
     reply_text: str | None
     received_at: datetime
     updated_at: datetime
+    dispatch_due_at: datetime | None
+    due_at: datetime | None
     dispatched_at: datetime | None
     accepted_at: datetime | None
     replied_at: datetime | None
@@ -128,6 +130,7 @@ class TicketSummary(BaseModel):
     chase_count: int
     received_at: datetime
     updated_at: datetime
+    dispatch_due_at: datetime | None
 
 
 class EventRead(BaseModel):

@@ -69,7 +69,7 @@ def open_ticket(
 ) -> Ticket:
     """Create the ticket in `received`, with its first timeline event and audit entry."""
     now = (clock or get_clock()).now()
-    district_id = _district_of(session, new.area_id)
+    district_id = district_of(session, new.area_id)
     ticket = Ticket(
         **asdict(new),
         district_id=district_id,
@@ -277,7 +277,7 @@ def resolve_route(session: Session, ticket: Ticket, at: datetime) -> Resolution 
     return catalogue.resolve(session, item_id=ticket.item_id, area_id=ticket.area_id, at=at)
 
 
-def _district_of(session: Session, area_id: int | None) -> int | None:
+def district_of(session: Session, area_id: int | None) -> int | None:
     if area_id is None:
         return None
     area = org.get_area(session, area_id)
