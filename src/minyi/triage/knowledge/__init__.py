@@ -1,0 +1,1 @@
+"""The knowledge base: curated answers, temporary notices and instant answers (秒答)."""
