@@ -27,8 +27,9 @@ from minyi.core import clock as clock_module
 from minyi.core.clock import FixedClock
 from minyi.core.config import get_settings
 from minyi.core.db import make_engine
-from minyi.core.deps import get_session
+from minyi.core.deps import get_session, get_triage_engine
 from minyi.core.migrate import upgrade
+from minyi.triage.engine import NoModel
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,6 +114,8 @@ def client(session: Session, clock: FixedClock) -> Iterator[TestClient]:
             raise
 
     app.dependency_overrides[get_session] = _session
+    # No trained model unless a test passes one in: a developer's var/models stays out.
+    app.dependency_overrides[get_triage_engine] = NoModel
     with TestClient(app) as test_client:
         yield test_client
 

@@ -27,6 +27,7 @@ def create_app() -> FastAPI:
     from minyi.org.routes import router as org_router
     from minyi.tickets.routes import router as tickets_router
     from minyi.triage.knowledge.routes import router as knowledge_router
+    from minyi.triage.routes import router as triage_router
 
     app.include_router(health_router)
     app.include_router(auth_router, prefix="/api/v1")
@@ -37,4 +38,5 @@ def create_app() -> FastAPI:
     app.include_router(tickets_router, prefix="/api/v1")
     app.include_router(notify_router, prefix="/api/v1")
     app.include_router(knowledge_router, prefix="/api/v1")
+    app.include_router(triage_router, prefix="/api/v1")
     return app

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     # keep the suite fast; production keeps the default.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
+    # Triage: whether a confident, owned, located appeal goes to its unit without a
+    # dispatcher, and from which item score (unset: the threshold the model was evaluated at).
+    triage_auto_dispatch: bool = True
+    triage_auto_item_threshold: float | None = None
 
 
 @lru_cache(maxsize=1)

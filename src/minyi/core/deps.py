@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from minyi.core.clock import Clock, get_clock
 from minyi.core.config import Settings, get_settings
 from minyi.core.db import session_factory
+from minyi.triage.engine import TriageEngine, get_engine
 
 
 def get_session() -> Iterator[Session]:
@@ -31,3 +32,10 @@ def get_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def get_triage_engine(settings: Annotated[Settings, Depends(get_settings)]) -> TriageEngine:
+    return get_engine(settings)
+
+
+TriageDep = Annotated[TriageEngine, Depends(get_triage_engine)]

@@ -19,13 +19,20 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from minyi.core.deps import ClockDep, SessionDep
+from minyi.core.deps import ClockDep, SessionDep, SettingsDep, TriageDep
 from minyi.core.errors import DomainError, ValidationFailed
 from minyi.intake import media, service
 from minyi.intake.domain import AppealType, Channel
 from minyi.intake.filestore import FileStore, get_file_store
-from minyi.intake.schemas import AppealAccepted, AppealCreate, ChannelChoice, Choice
+from minyi.intake.schemas import (
+    AppealAccepted,
+    AppealCreate,
+    ChannelChoice,
+    Choice,
+    InstantAnswerRead,
+)
 from minyi.tickets.deps import OptionalPrincipal
+from minyi.triage.domain import emergency_advice
 
 router = APIRouter(tags=["intake"])
 
@@ -216,6 +223,8 @@ def create_appeal(
     clock: ClockDep,
     principal: OptionalPrincipal,
     store: FileStoreDep,
+    engine: TriageDep,
+    settings: SettingsDep,
     body: Annotated[AppealRequest, Depends(read_appeal_request)],
     idempotency_key: Annotated[
         str | None,
@@ -231,6 +240,9 @@ def create_appeal(
         idempotency_key=idempotency_key,
         store=store,
         clock=clock,
+        triage=engine,
+        auto_dispatch=settings.triage_auto_dispatch,
+        auto_item_threshold=settings.triage_auto_item_threshold,
     )
     # Durable before the tracking code is given (SPEC §4: nothing acknowledged is lost).
     # The request's session would otherwise commit only after the answer has been sent,
@@ -239,12 +251,22 @@ def create_appeal(
     if not result.created:
         response.status_code = 200
     ticket = result.ticket
+    decision = result.decision
+    lines = list(decision.emergency_lines) if decision is not None else []
+    offer = (decision.explanation.get("knowledge") or None) if decision is not None else None
     return AppealAccepted(
         ticket_id=ticket.id,
         tracking_code=ticket.tracking_code,
         status=ticket.status,
         created=result.created,
         received_at=ticket.received_at,
+        urgency=ticket.urgency,
+        emergency_lines=lines,
+        emergency_advice=emergency_advice(lines) if lines else None,
+        triage_outcome=decision.outcome if decision is not None else None,
+        instant_answer=InstantAnswerRead(answer=offer["answer"], source=offer["source"])
+        if offer
+        else None,
     )
 
 

@@ -42,6 +42,11 @@ class AppealCreate(BaseModel):
     anonymous: bool = False
 
 
+class InstantAnswerRead(BaseModel):
+    answer: str
+    source: str
+
+
 class AppealAccepted(BaseModel):
     ticket_id: int
     tracking_code: str
@@ -50,6 +55,16 @@ class AppealAccepted(BaseModel):
     # within ten minutes): the answer then names the ticket created the first time.
     created: bool
     received_at: datetime
+    # What the machine made of it, for the agent's screen and the citizen's confirmation.
+    urgency: str = "ordinary"
+    # An emergency (fire, gas leak, crime in progress, someone hurt or trapped): call these
+    # lines now (119, 110, 120, 122, gas), in this order; `emergency_advice` says so.
+    emergency_lines: list[str] = Field(default_factory=list)
+    emergency_advice: str | None = None
+    # auto_dispatch | queue | emergency | knowledge | duplicate (None: not triaged)
+    triage_outcome: str | None = None
+    # A consultation the knowledge base answers at once (秒答): accept or ask for a person.
+    instant_answer: InstantAnswerRead | None = None
 
 
 class Choice(BaseModel):

@@ -12,6 +12,7 @@ winner's ticket.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +35,14 @@ from minyi.org import service as org
 from minyi.org.domain import ClientScope
 from minyi.tickets import service as tickets
 from minyi.tickets.access import Principal
+from minyi.tickets.domain import Action, Status
 from minyi.tickets.models import Ticket
+from minyi.triage import service as triage_service
+from minyi.triage.domain import Thresholds
+from minyi.triage.engine import TriageEngine
+from minyi.triage.models import TriageDecision
+
+log = logging.getLogger(__name__)
 
 # Claims of key-less submissions share one scope; their key is the dedupe hash.
 DEDUPE_SCOPE = "dedupe"
@@ -45,6 +53,8 @@ _ATTEMPTS = 3
 class SubmitResult:
     ticket: Ticket
     created: bool  # False: a repeat, answered with the ticket of the first submission
+    # What triage made of a new appeal (None for a repeat, or when triage was not asked).
+    decision: TriageDecision | None = None
 
 
 class _LostRace(Exception):
@@ -60,11 +70,16 @@ def submit_appeal(
     idempotency_key: str | None,
     store: FileStore,
     clock: Clock | None = None,
+    triage: TriageEngine | None = None,
+    auto_dispatch: bool = True,
+    auto_item_threshold: float | None = None,
 ) -> SubmitResult:
     """Take an appeal from any channel: the ticket, new (`created`) or the one a repeat of
     the same submission already opened. Raises `Unauthorized`/`Forbidden` when the
     principal may not use the channel, `ValidationFailed` (every problem in `details`,
-    nothing stored) for bad input, `Conflict` when a key is reused for another appeal."""
+    nothing stored) for bad input, `Conflict` when a key is reused for another appeal.
+    With a `triage` engine, a new ticket is triaged in the same transaction (see
+    `_triage`); without one it stays `received`."""
     clock = clock or get_clock()
     now = clock.now()
     ensure_may_submit(principal, data.channel)
@@ -81,17 +96,64 @@ def submit_appeal(
         try:
             with session.begin_nested():
                 ticket = _create(session, appeal, principal, scope, key, now, clock)
-            return SubmitResult(ticket, created=True)
         except (IntegrityError, _LostRace):
             # The SAVEPOINT is rolled back; whoever won is committed and visible now.
             found = _existing(session, appeal, scope, key, now)
             if found is not None:
                 return found
+            continue
+        decision = None
+        if triage is not None:
+            decision = _triage(session, ticket, triage, clock, auto_dispatch, auto_item_threshold)
+        return SubmitResult(ticket, created=True, decision=decision)
     raise Conflict(
         "appeal_busy",
         "诉求受理繁忙，请稍后重试（未重复受理）",
         "Intake is busy: please retry (nothing was stored twice)",
     )
+
+
+def _triage(
+    session: Session,
+    ticket: Ticket,
+    engine: TriageEngine,
+    clock: Clock,
+    auto_dispatch: bool,
+    auto_item_threshold: float | None,
+) -> TriageDecision | None:
+    """Triage in its own SAVEPOINT: a fault in the machine must never cost the citizen an
+    appeal already accepted, so on any error the ticket simply waits for a dispatcher."""
+    thresholds = (
+        Thresholds(auto_item=auto_item_threshold) if auto_item_threshold is not None else None
+    )
+    try:
+        with session.begin_nested():
+            return triage_service.triage_ticket(
+                session,
+                ticket=ticket,
+                engine=engine,
+                clock=clock,
+                thresholds=thresholds,
+                auto_dispatch=auto_dispatch,
+            )
+    except Exception as exc:
+        # Only the kind of error: its message may quote the appeal or the caller's details
+        # (SQL parameters), which never go to a log. The ticket id is enough to find it.
+        log.error(
+            "triage failed for ticket %s (%s); queued for a dispatcher",
+            ticket.id,
+            type(exc).__name__,
+        )
+    session.refresh(ticket)
+    if ticket.status == Status.RECEIVED.value:
+        tickets.act(
+            session,
+            ticket_id=ticket.id,
+            action=Action.QUEUE,
+            principal=Principal(session=session, system=True),
+            clock=clock,
+        )
+    return None
 
 
 def ensure_may_submit(principal: Principal, channel: Channel) -> None:

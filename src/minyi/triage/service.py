@@ -205,19 +205,36 @@ def _summary(outcome: Outcome, explanation: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _locate(session: Session, ticket: Ticket) -> Located:
-    if ticket.area_id is not None:
-        area = org.get_area(session, ticket.area_id)
+    return locate(
+        session,
+        area_id=ticket.area_id,
+        text=ticket.text,
+        address=ticket.address_text,
+        lon=ticket.lon,
+        lat=ticket.lat,
+    )
+
+
+def locate(
+    session: Session,
+    *,
+    area_id: int | None,
+    text: str,
+    address: str | None,
+    lon: float | None,
+    lat: float | None,
+) -> Located:
+    """The area an appeal is about: the one given (by the citizen's pick or the agent),
+    else what the locator finds from the coordinates, the address and the text."""
+    if area_id is not None:
+        area = org.get_area(session, area_id)
         level = area.level if area is not None else None
         return Located(
-            ticket.area_id,
-            level in _DEEP_ENOUGH,
-            {"method": "given", "area_id": ticket.area_id, "level": level},
+            area_id, level in _DEEP_ENOUGH, {"method": "given", "area_id": area_id, "level": level}
         )
     from minyi.triage import locator
 
-    found = locator.get_locator(session).locate(
-        text=ticket.text, address=ticket.address_text, lon=ticket.lon, lat=ticket.lat
-    )
+    found = locator.get_locator(session).locate(text=text, address=address, lon=lon, lat=lat)
     deep = any(x is not None for x in (found.street_id, found.community_id, found.grid_id))
     return Located(
         found.area_id,
@@ -229,6 +246,62 @@ def _locate(session: Session, ticket: Ticket) -> Located:
             "matched": [{"name": m.name, "level": m.level} for m in found.matched],
             "conflicts": list(found.conflicts),
         },
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    assessment: urgency.UrgencyAssessment
+    label: LabelGuess | None
+    items: tuple[ItemGuess, ...]
+    located: Located
+    route: Route | None
+    related: tuple[Related, ...]
+
+
+def preview(
+    session: Session,
+    *,
+    title: str,
+    text: str,
+    address: str | None,
+    area_id: int | None,
+    lon: float | None,
+    lat: float | None,
+    engine: TriageEngine,
+    now: datetime,
+) -> Preview:
+    """What triage would make of an appeal still being typed: nothing is stored. The
+    portal uses the urgency (to say "call 119" before the citizen submits); an agent's
+    screen shows the suggestion and similar open tickets."""
+    full = appeal_text(title, text)
+    label = engine.classify(full)
+    items = tuple(engine.rank_items(full, label, k=5))
+    item = catalogue.get_item_by_path(session, items[0].path) if items else None
+    located = locate(session, area_id=area_id, text=text, address=address, lon=lon, lat=lat)
+    resolution = (
+        catalogue.resolve(session, item_id=item.id, area_id=located.area_id, at=now)
+        if item is not None and located.area_id is not None
+        else None
+    )
+    from minyi.triage import duplicates
+
+    district_id = tickets.district_of(session, located.area_id)
+    found = duplicates.find_related(
+        session,
+        text=full,
+        requester_id=None,
+        area_id=located.area_id,
+        district_id=district_id,
+        now=now,
+    )
+    return Preview(
+        assessment=urgency.assess(full, item_default=_item_default(resolution)),
+        label=label,
+        items=items,
+        located=located,
+        route=_route(session, resolution),
+        related=tuple(_as_related(r) for r in found),
     )
 
 
@@ -271,16 +344,24 @@ def _related(session: Session, ticket: Ticket, text: str, now: datetime) -> tupl
         exclude_ticket_id=ticket.id,
     )
     duplicates.index_ticket(session, ticket)
-    return tuple(
-        Related(
-            ticket_id=r.ticket_id,
-            tracking_code=r.tracking_code,
-            kind=r.kind,
-            similarity=float(r.similarity),
-            is_open=r.is_open,
-            reason=r.reason,
-        )
-        for r in found
+    return tuple(_as_related(r) for r in found)
+
+
+def related_now(session: Session, ticket: Ticket, now: datetime) -> list[Related]:
+    """Tickets related to this one as of now, including those that came after it."""
+    from minyi.triage import duplicates
+
+    return [_as_related(r) for r in duplicates.related_for_ticket(session, ticket, now=now)]
+
+
+def _as_related(r: Any) -> Related:
+    return Related(
+        ticket_id=r.ticket_id,
+        tracking_code=r.tracking_code,
+        kind=str(r.kind),
+        similarity=float(r.similarity),
+        is_open=bool(r.is_open),
+        reason=str(r.reason),
     )
 
 
