@@ -19,6 +19,7 @@ run: $(STAMP)
 	mkdir -p var
 	$(BIN)/minyi migrate
 	$(BIN)/minyi demo --if-empty
+	test -e var/models/latest || $(BIN)/minyi model train --models-dir var/models
 	$(BIN)/minyi serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP) lint typecheck pytest

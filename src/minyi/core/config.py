@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65536
     # Triage: whether a confident, owned, located appeal goes to its unit without a
     # dispatcher, and from which item score (unset: the threshold the model was evaluated at).
+    triage_enabled: bool = True
     triage_auto_dispatch: bool = True
     triage_auto_item_threshold: float | None = None
 

@@ -240,7 +240,7 @@ def create_appeal(
         idempotency_key=idempotency_key,
         store=store,
         clock=clock,
-        triage=engine,
+        triage=engine if settings.triage_enabled else None,
         auto_dispatch=settings.triage_auto_dispatch,
         auto_item_threshold=settings.triage_auto_item_threshold,
     )
