@@ -10,5 +10,6 @@ def import_all_models() -> None:
     import minyi.notify.models
     import minyi.org.models
     import minyi.tickets.models
+    import minyi.triage.duplicate_models
     import minyi.triage.knowledge.models
     import minyi.triage.models  # noqa: F401
