@@ -195,3 +195,11 @@ def test_get_locator_finds_areas_of_the_database_and_sees_new_ones(session: Sess
     loc = again.locate(text="竹山社区路灯不亮")
     assert loc.community_id == added.id
     assert loc.street_id == street.id
+
+
+def test_a_place_written_twice_is_listed_once(locator: Locator) -> None:
+    loc = locator.locate(text="东区东风街道，柳湾社区。再说一遍：东区东风街道，柳湾社区")
+
+    assert [m.form for m in loc.matched] == ["东区", "东风街道"]
+    assert [m.start for m in loc.matched] == [0, 2]
+    assert len(loc.conflicts) == 1

@@ -209,9 +209,10 @@ class Locator:
         for hit in hits:
             agreeing = [c for c in hit.form.candidates if c in chain]
             if agreeing:
-                matched.append(self._match(hit, agreeing[0]))
+                if all(m.area_id != agreeing[0] or m.form != hit.form.text for m in matched):
+                    matched.append(self._match(hit, agreeing[0]))
             elif not any(grid_id in self._chains[c] for c in hit.form.candidates):
-                conflicts.append(self._conflict(hit, "坐标 / coordinates"))
+                _add_once(conflicts, self._conflict(hit, "坐标 / coordinates"))
         return self._location(grid_id, "coordinates", 1.0, matched, conflicts)
 
     def _from_names(self, hits: list[_Hit]) -> Location:
@@ -241,12 +242,16 @@ class Locator:
         support = set().union(*(self._chains[t] for t in top))
         matched: list[PlaceMatch] = []
         conflicts: list[str] = []
+        seen: set[tuple[int, str]] = set()
         for hit in hits:
             used = [c for c in hit.form.candidates if c in support]
             if used:
-                matched.extend(self._match(hit, c) for c in used)
+                # One entry per place and written form: "A市" ten times explains nothing more.
+                fresh = [c for c in used if (c, hit.form.text) not in seen]
+                seen.update((c, hit.form.text) for c in used)
+                matched.extend(self._match(hit, c) for c in fresh)
             elif not any(any(t in self._chains[c] for t in top) for c in hit.form.candidates):
-                conflicts.append(self._conflict(hit, self._path(target)))
+                _add_once(conflicts, self._conflict(hit, self._path(target)))
         return self._location(target, "names", confidence, matched, conflicts)
 
     def _comparable(self, area: int, top: list[int]) -> bool:
@@ -304,6 +309,11 @@ class Locator:
             f"“{hit.form.text}”指向{places}，与{kept_label}不一致，已忽略 / "
             f"'{hit.form.text}' names {places}, which disagrees with {kept_label}; dropped"
         )
+
+
+def _add_once(notes: list[str], note: str) -> None:
+    if note not in notes:
+        notes.append(note)
 
 
 _NOWHERE = Location(None, None, None, None, None, "none", 0.0, [], [])
