@@ -20,25 +20,51 @@ from minyi.triage.items_eval import LabelledItem, item_figures
 
 def row(path: str, name: str, parent: str, top: str, remark: str) -> CatalogueRow:
     return CatalogueRow(
-        path=path, code=path.rsplit("/", 1)[1], name=name, parent_name=parent, top_name=top,
+        path=path,
+        code=path.rsplit("/", 1)[1],
+        name=name,
+        parent_name=parent,
+        top_name=top,
         remark=remark,
-    )  # fmt: skip
+    )
 
 
 ROWS = [
-    row("03/0305/030501", "路灯", "市政设施", "城乡建设", "城市道路照明、路灯损坏、路灯不亮相关诉求"),
+    row(
+        "03/0305/030501", "路灯", "市政设施", "城乡建设", "城市道路照明、路灯损坏、路灯不亮相关诉求"
+    ),
     row("03/0306/030604", "公共秩序", "物业管理", "城乡建设", "小区公共区域秩序、楼道堆物相关诉求"),
     row("03/0306/030605", "停车管理", "物业管理", "城乡建设", "小区停车收费、停车位相关诉求"),
-    row("04/0402/040201", "噪声污染", "污染防治", "自然资源与环境保护",
-        "工业噪声、交通噪声、建筑施工噪声、社会生活噪声等噪声污染相关诉求"),
-    row("04/0402/040202", "大气污染", "污染防治", "自然资源与环境保护",
-        "工业废气、餐饮油烟、扬尘、异味等大气污染相关诉求"),
-    row("08/0801/080101", "养老保险", "社会保险", "人力资源社会保障",
-        "养老保险缴费、待遇、转移接续相关诉求"),
+    row(
+        "04/0402/040201",
+        "噪声污染",
+        "污染防治",
+        "自然资源与环境保护",
+        "工业噪声、交通噪声、建筑施工噪声、社会生活噪声等噪声污染相关诉求",
+    ),
+    row(
+        "04/0402/040202",
+        "大气污染",
+        "污染防治",
+        "自然资源与环境保护",
+        "工业废气、餐饮油烟、扬尘、异味等大气污染相关诉求",
+    ),
+    row(
+        "08/0801/080101",
+        "养老保险",
+        "社会保险",
+        "人力资源社会保障",
+        "养老保险缴费、待遇、转移接续相关诉求",
+    ),
     row("08/0805/080508", "拖欠工资", "劳动纠纷", "人力资源社会保障", "拖欠工资、克扣工资相关诉求"),
-    row("08/0805/080599", "其他劳动纠纷", "劳动纠纷", "人力资源社会保障",
-        "未列入上述内容的其他劳动纠纷相关诉求"),
-]  # fmt: skip
+    row(
+        "08/0805/080599",
+        "其他劳动纠纷",
+        "劳动纠纷",
+        "人力资源社会保障",
+        "未列入上述内容的其他劳动纠纷相关诉求",
+    ),
+]
 PATHS = {r.path for r in ROWS}
 
 
@@ -180,27 +206,65 @@ def test_item_figures_count_the_runner_up_only_as_lenient() -> None:
     assert figures["all"]["top5_strict"] == 1.0
     assert figures["sure"]["n"] == 1
     assert figures["all"]["auto"] == {
-        "count": 1, "share": 0.5, "precision_strict": 1.0, "precision_lenient": 1.0,
-    }  # fmt: skip
+        "count": 1,
+        "share": 0.5,
+        "precision_strict": 1.0,
+        "precision_lenient": 1.0,
+    }
 
 
 def test_catalogue_rows_keep_repeated_codes_apart_and_name_the_nameless(tmp_path: Path) -> None:
     # given the standard's columns, with a nameless row and 090499 printed under two parents
-    columns = ["node_id", "level_1_code", "level_1_name", "level_2_code", "level_2_name",
-               "level_3_code", "level_3_name", "remark", "source_pdf_page", "source_anomaly"]  # fmt: skip
+    columns = [
+        "node_id",
+        "level_1_code",
+        "level_1_name",
+        "level_2_code",
+        "level_2_name",
+        "level_3_code",
+        "level_3_name",
+        "remark",
+        "source_pdf_page",
+        "source_anomaly",
+    ]
     (tmp_path / "catalogue").mkdir()
     with (tmp_path / "catalogue" / "db44t2479-2024-appendix-a.csv").open(
         "w", encoding="utf-8", newline=""
     ) as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
-        writer.writerow(["x:0106", "01", "科教文体", "0106", "新闻出版", "010600", "",
-                         "新闻出版业生产、经营、管理相关诉求", "9", ""])  # fmt: skip
-        for parent, pname, name in (("0904", "生活服务", "其他生活服务"),
-                                    ("0905", "民族宗教", "其他民族宗教")):  # fmt: skip
-            writer.writerow([f"x:{parent}", "09", "民政社区", parent, pname, "090499", name,
-                             f"未列入上述内容的其他{pname}相关诉求", "21",
-                             "duplicate_printed_code_090499"])  # fmt: skip
+        writer.writerow(
+            [
+                "x:0106",
+                "01",
+                "科教文体",
+                "0106",
+                "新闻出版",
+                "010600",
+                "",
+                "新闻出版业生产、经营、管理相关诉求",
+                "9",
+                "",
+            ]
+        )
+        for parent, pname, name in (
+            ("0904", "生活服务", "其他生活服务"),
+            ("0905", "民族宗教", "其他民族宗教"),
+        ):
+            writer.writerow(
+                [
+                    f"x:{parent}",
+                    "09",
+                    "民政社区",
+                    parent,
+                    pname,
+                    "090499",
+                    name,
+                    f"未列入上述内容的其他{pname}相关诉求",
+                    "21",
+                    "duplicate_printed_code_090499",
+                ]
+            )
 
     # when
     rows = load_catalogue_rows(tmp_path)
