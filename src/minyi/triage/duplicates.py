@@ -53,7 +53,7 @@ DUPLICATE_DAYS = 90
 # Chosen on the real messages by benchmarks/duplicates.py. Duplicates: the lowest cosine
 # with precision >= 0.95 on hot-issue and repeat-posting pairs against same-category pairs
 # (0.20: precision 0.96, recall 0.47). Repeats: the best F1 among one user's messages
-# (0.55: precision 0.65, recall 0.72). Repeats need more, not less, than duplicates: one
+# (0.55: precision 0.65, recall 0.71). Repeats need more, not less, than duplicates: one
 # person's other appeals name the same estate and street, so they share distinctive words.
 DUPLICATE_THRESHOLD = 0.20
 REPEAT_THRESHOLD = 0.55
