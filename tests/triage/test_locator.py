@@ -7,7 +7,13 @@ from sqlalchemy.orm import Session
 
 from minyi.org import service as org
 from minyi.org.domain import AreaLevel
-from minyi.triage.locator import AreaRow, Location, Locator, get_locator
+from minyi.triage.locator import (
+    AreaRow,
+    Location,
+    Locator,
+    clear_locator_cache,
+    get_locator,
+)
 
 
 def square(west: float, south: float, size: float = 0.01) -> str:
@@ -176,7 +182,8 @@ def _town(session: Session) -> None:
 
 
 def test_get_locator_finds_areas_of_the_database_and_sees_new_ones(session: Session) -> None:
-    # given a tree in the database
+    # given a tree in the database (and no locator left from another test's rolled-back tree)
+    clear_locator_cache()
     _town(session)
     first = get_locator(session)
     assert first.locate(text="梅溪苑小区电梯坏了").community_id is not None
