@@ -30,6 +30,7 @@ from minyi.core.db import make_engine
 from minyi.core.deps import get_session, get_triage_engine
 from minyi.core.migrate import upgrade
 from minyi.triage.engine import NoModel
+from minyi.triage.locator import clear_locator_cache
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,11 +83,13 @@ def session(connection: Connection) -> Iterator[Session]:
     # is rolled back when the test ends, so every test starts from the migrated schema.
     sess = Session(bind=connection, join_transaction_mode="create_savepoint")
     catalogue_service.get_index().clear()
+    clear_locator_cache()
     try:
         yield sess
     finally:
         sess.close()
         catalogue_service.get_index().clear()
+        clear_locator_cache()
 
 
 @pytest.fixture()
