@@ -30,6 +30,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 # replies.csv (benchmarks/knowledge.py prints the curve).
 DEFAULT_THRESHOLD = 0.55
 TOP_K = 3
+# A question is asked in its first lines; matching the rest of a long letter costs time
+# (OpenCC, n-grams) and only dilutes the cosine.
+MAX_QUERY_CHARS = 300
 
 
 class EntryStatus(StrEnum):
@@ -244,7 +247,7 @@ class KnowledgeIndex:
         considered (valid, in scope) without rebuilding the index."""
         if self._vectorizer is None or not query.strip():
             return []
-        vector = self._vectorizer.transform([query])
+        vector = self._vectorizer.transform([query[:MAX_QUERY_CHARS]])
         scores = np.asarray((vector @ self._matrix).todense()).ravel()
         best = np.full(len(self.keys), -1.0, dtype=np.float64)
         np.maximum.at(best, self._owner, scores)
