@@ -155,6 +155,41 @@ def evaluate(shared: Path, *, include_acks: bool, query_mode: str) -> dict[str, 
     }
 
 
+def leave_one_out(shared: Path) -> dict[str, Any]:
+    """Retrieval when the template is known: every message of a served recurring reply
+    (whole file), asked with its own subject left out of the entry's variants (and the entry
+    dropped when only its copies remained). Not a time split: a check of the matcher."""
+    path = shared / "appeals" / "replies.csv"
+    rows = read_replies(path)
+    bodies = _bodies(path)
+    by_id = {r.message_id: r for r in rows}
+    drafts = [d for d in propose(rows) if not d.privacy_flags and not d.acknowledgement]
+    top1 = {t: 0 for t in THRESHOLDS}
+    top3 = 0
+    cases = 0
+    for position, draft in enumerate(drafts):
+        for message_id in draft.message_ids:
+            row = by_id[message_id]
+            rest = [m for m in draft.message_ids if m != message_id]
+            subjects = {by_id[m].subject for m in rest}
+            docs = [
+                IndexDoc(i, d.questions if i != position else tuple(sorted(subjects)))
+                for i, d in enumerate(drafts)
+                if i != position or len(rest) >= 2
+            ]
+            hits = KnowledgeIndex(docs).search(f"{row.subject}\n{bodies.get(message_id, '')}")
+            cases += 1
+            top3 += any(h.key == position for h in hits)
+            for t in THRESHOLDS:
+                top1[t] += bool(hits) and hits[0].key == position and hits[0].score >= t
+    return {
+        "data": "appeals/replies.csv, all rows; each message of a served template in turn",
+        "cases": cases,
+        "top3_any_score": _share(top3, cases),
+        "top1_by_threshold": {str(t): _share(n, cases) for t, n in top1.items()},
+    }
+
+
 def _share(n: int, d: int) -> dict[str, Any]:
     return {"n": n, "of": d, "rate": round(n / d, 4) if d else None}
 
@@ -182,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "served": evaluate(shared, include_acks=False, query_mode="subject+body"),
         "with_acknowledgements": evaluate(shared, include_acks=True, query_mode="subject+body"),
         "subject_only": evaluate(shared, include_acks=False, query_mode="subject"),
+        "leave_one_out": leave_one_out(shared),
     }
     if args.json:
         json.dump(report, sys.stdout, ensure_ascii=False)
@@ -197,6 +233,15 @@ def _fmt(share: dict[str, Any]) -> str:
 
 
 def _print(report: dict[str, Any]) -> None:
+    _print_split(report)
+    loo = report["leave_one_out"]
+    print(f"\n== leave one out: {loo['data']}; {loo['cases']} cases")
+    print(f"top-3 (any score): {_fmt(loo['top3_any_score'])}")
+    for t, share in loo["top1_by_threshold"].items():
+        print(f"  top-1 at threshold {t}: {_fmt(share)}")
+
+
+def _print_split(report: dict[str, Any]) -> None:
     d = report["drafts_from_earlier"]
     print(f"threshold {report['threshold']}")
     print(
