@@ -47,16 +47,20 @@ def shared_data_dir() -> Path:
     return path if path.is_absolute() else (ROOT / path).resolve()
 
 
-def train_rows(shared: Path) -> tuple[list[str], list[str]]:
+def train_rows(shared: Path, held_out_ids: set[str]) -> tuple[list[str], list[str]]:
     with (shared / "appeals" / "train.csv").open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+        rows = [r for r in csv.DictReader(fh) if r["id"] not in held_out_ids]
     texts = [f"{r['title']}\n{r['body'] or r['seg_text'].replace(' ', '')}" for r in rows]
     return texts, [r["label"] for r in rows]
 
 
-def first_level(shared: Path, texts: Sequence[str]) -> tuple[str, list[dict[str, float]]]:
-    """Probabilities per contest label for `texts`, from a classifier trained on train.csv."""
-    train_texts, labels = train_rows(shared)
+def first_level(
+    shared: Path, texts: Sequence[str], held_out_ids: set[str]
+) -> tuple[str, list[dict[str, float]]]:
+    """Probabilities per contest label for `texts`, from a classifier trained on train.csv
+    without `held_out_ids` (the train.csv messages labelled with items are among `texts`,
+    and their probabilities must be out-of-sample like the test messages')."""
+    train_texts, labels = train_rows(shared, held_out_ids)
     try:  # the project's own classifier, when the session writing it has landed it
         from minyi.triage.training import train_classifier  # type: ignore[attr-defined]
 
@@ -103,18 +107,35 @@ def main() -> int:
     shared = shared_data_dir()
 
     items = load_labelled(shared)
+    extra = load_labelled(shared, "item_labels_train.csv")
     texts = [it.text for it in items]
-    classifier, probs = first_level(shared, texts)
-    by_text = dict(zip(texts, probs, strict=True))
+    classifier, all_probs = first_level(
+        shared, [*texts, *(it.text for it in extra)], {it.id for it in extra}
+    )
+    probs = all_probs[: len(items)]
+    by_text = dict(zip([*texts, *(it.text for it in extra)], all_probs, strict=True))
     rows = load_catalogue_rows(shared)
 
     plain = ItemRanker.build(catalogue_rows=rows)
     ranked = [plain.rank(t, p, k=5) for t, p in zip(texts, probs, strict=True)]
+    taught = ItemRanker.build(
+        catalogue_rows=rows,
+        examples=[(it.text, it.path) for it in extra],
+        label_probs_of=lambda ts: [by_text[t] for t in ts],
+    )
+    ranked_taught = [taught.rank(t, p, k=5) for t, p in zip(texts, probs, strict=True)]
+    extra_ranked = [plain.rank(it.text, by_text[it.text], k=5) for it in extra]
     result: dict[str, Any] = {
-        "data": "item_labels.csv: 320 hand-labelled test.csv ids; classifier trained on train.csv",
+        "data": (
+            "evaluation: item_labels.csv (320 hand-labelled test.csv ids); extra labels: "
+            f"item_labels_train.csv ({len(extra)} hand-labelled train.csv ids); first-level "
+            "classifier trained on train.csv without those ids"
+        ),
         "classifier": classifier,
         "no_examples": item_figures(items, ranked, None),
-        "corrections": corrections_curve(items, by_text, shared, folds=args.folds),
+        "no_examples_on_train_labels": item_figures(extra, extra_ranked, None),
+        "train_labels_as_examples": item_figures(items, ranked_taught, taught.auto_threshold),
+        "corrections": corrections_curve(items, by_text, shared, extra=extra, folds=args.folds),
         "rank_latency": latency(plain, texts, probs),
     }
     full = ItemRanker.build(
@@ -145,6 +166,22 @@ def _print(r: dict[str, Any]) -> None:
         print(
             f"    score >= {c['threshold']:.2f}: share {c['share']:.3f} (n={c['count']:3}) "
             f"precision strict {c['precision_strict']:.3f} lenient {c['precision_lenient']:.3f}"
+        )
+    t = r["train_labels_as_examples"]
+    thr = "none reached" if t["threshold"] is None else f"{t['threshold']:.3f}"
+    print(
+        "\nThe extra train.csv labels as examples (threshold chosen on them, left-out "
+        f"ranking, 97 % target: {thr}):"
+    )
+    for subset in ("all", "sure"):
+        f = t[subset]
+        print(
+            f"  {subset:4} n={f['n']:3}  top1 strict {f['top1_strict']:.3f} lenient "
+            f"{f['top1_lenient']:.3f}  top5 strict {f['top5_strict']:.3f} lenient "
+            f"{f['top5_lenient']:.3f}  auto share {f['auto']['share']:.3f} "
+            f"(n={f['auto']['count']}) "
+            f"precision strict {f['auto']['precision_strict']:.3f} "
+            f"lenient {f['auto']['precision_lenient']:.3f}"
         )
     cc = r["corrections"]
     print(f"\nCorrections curve ({cc['folds']} folds, mean over held-out folds): {cc['note']}")

@@ -24,7 +24,7 @@ from minyi.triage.items import (
     load_catalogue_rows,
 )
 
-CURVE_STEPS: tuple[int | None, ...] = (0, 25, 50, 100, 200, None)  # None: every other fold
+CURVE_STEPS: tuple[int | None, ...] = (0, 25, 50, 100, 200, 300, 400, None)  # None: all
 CURVE_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99)
 
 
@@ -113,17 +113,18 @@ def corrections_curve(
     probs: Mapping[str, Mapping[str, float]],
     shared_data: Path,
     *,
+    extra: Sequence[LabelledItem] = (),
     folds: int = 5,
     seed: int = 4,
     steps: Sequence[int | None] = CURVE_STEPS,
 ) -> dict[str, Any]:
     """Item accuracy against the number of dispatcher corrections seen.
 
-    The hand labels are split into `folds` folds; for fold i, the first s labels of the other
-    folds in time order play the dispatcher's stream of corrections and the ranker is
-    measured on fold i, which never feeds it. `probs` maps a text to the first-level
-    classifier's probabilities. Auto-dispatch figures are pooled over folds, with the
-    threshold each fold's ranker chose on its own examples.
+    `items` are split into `folds` folds; for fold i, the first s labels of `extra` and the
+    other folds together, in time order, play the dispatcher's stream of corrections and the
+    ranker is measured on fold i, which never feeds it. `probs` maps a text to the
+    first-level classifier's probabilities. Auto-dispatch figures are pooled over folds, with
+    the threshold each fold's ranker chose on its own examples.
     """
     rows = load_catalogue_rows(shared_data)
     order = list(range(len(items)))
@@ -141,9 +142,8 @@ def corrections_curve(
         fed: list[int] = []
         for f in range(folds):
             test = [items[j] for j in range(len(items)) if fold_of[j] == f]
-            stream = sorted(
-                (items[j] for j in range(len(items)) if fold_of[j] != f), key=lambda it: it.time
-            )
+            others = [items[j] for j in range(len(items)) if fold_of[j] != f]
+            stream = sorted([*extra, *others], key=lambda it: it.time)
             stream = stream if step is None else stream[:step]
             fed.append(len(stream))
             ranker = ItemRanker.build(
@@ -172,8 +172,9 @@ def corrections_curve(
         )
     return {
         "note": (
-            "examples are the hand labels of the other folds (item_labels.csv, test.csv ids) "
-            "fed in time order; the evaluated fold never feeds the model"
+            "examples are hand labels: the other folds of the evaluated sample plus "
+            f"{len(extra)} extra labelled messages, fed in time order; the evaluated fold "
+            "never feeds the model"
         ),
         "folds": folds,
         "seed": seed,
