@@ -100,7 +100,7 @@ def triage_ticket(
     assessment = urgency.assess(text, item_default=_item_default(resolution))
     level = assessment.level
 
-    related = _related(session, ticket, text, now)
+    related = _related(session, ticket, now)
     knowledge = None
     if not assessment.is_emergency:
         knowledge = _offer(session, ticket, now)
@@ -331,12 +331,13 @@ def _item_default(resolution: Resolution | None) -> str | None:
     return _LEVEL_URGENCY.get(resolution.implementation.response_level)
 
 
-def _related(session: Session, ticket: Ticket, text: str, now: datetime) -> tuple[Related, ...]:
+def _related(session: Session, ticket: Ticket, now: datetime) -> tuple[Related, ...]:
     from minyi.triage import duplicates
 
     found = duplicates.find_related(
         session,
-        text=text,
+        # The body, as the index holds it (`index_ticket`), so both sides compare alike.
+        text=ticket.text,
         requester_id=ticket.requester_id,
         area_id=ticket.area_id,
         district_id=ticket.district_id,
