@@ -15,7 +15,7 @@ from minyi.triage.items import (
     load_catalogue_rows,
     mine_keywords,
 )
-from minyi.triage.items_eval import LabelledItem, item_figures
+from minyi.triage.items_eval import LabelledItem, expected_calibration_error, item_figures
 
 
 def row(path: str, name: str, parent: str, top: str, remark: str) -> CatalogueRow:
@@ -280,3 +280,13 @@ def test_catalogue_rows_keep_repeated_codes_apart_and_name_the_nameless(tmp_path
     ranker = ItemRanker.build(catalogue_rows=rows)
     top = ranker.rank("关于宗教活动场所的问题", {"民政": 1.0}, k=3)
     assert {c.path for c in top} == {r.path for r in rows}
+
+
+def test_calibration_error_is_the_gap_between_confidence_and_accuracy() -> None:
+    # scores of 0.9 right 9 times in 10 are calibrated; scores of 0.9 always wrong are not
+    calibrated = [(0.9, True)] * 9 + [(0.9, False)]
+    overconfident = [(0.9, False)] * 10
+
+    assert expected_calibration_error(calibrated) == pytest.approx(0.0)
+    assert expected_calibration_error(overconfident) == pytest.approx(0.9)
+    assert expected_calibration_error([*calibrated, *overconfident]) == pytest.approx(0.45)

@@ -79,6 +79,9 @@ def item_figures(
             fig[f"top1_{name}"] = sum(ok(it, r[0].path) for it, r in pairs) / n
             fig[f"top5_{name}"] = sum(any(ok(it, c.path) for c in r[:5]) for it, r in pairs) / n
         fig["auto"] = _auto(pairs, threshold)
+        fig["ece_top1"] = expected_calibration_error(
+            [(r[0].score, _strict(it, r[0].path)) for it, r in pairs]
+        )
         return fig
 
     return {
@@ -182,6 +185,19 @@ def corrections_curve(
     }
 
 
+def expected_calibration_error(scored: Sequence[tuple[float, bool]], bins: int = 10) -> float:
+    """Mean |confidence - accuracy| over equal-width score bins, weighted by bin size."""
+    if not scored:
+        return 0.0
+    groups: dict[int, list[tuple[float, bool]]] = {}
+    for score, ok in scored:
+        groups.setdefault(min(int(score * bins), bins - 1), []).append((score, ok))
+    return sum(
+        abs(sum(s for s, _ in g) / len(g) - sum(ok for _, ok in g) / len(g)) * len(g)
+        for g in groups.values()
+    ) / len(scored)
+
+
 def _strict(it: LabelledItem, path: str) -> bool:
     return path == it.path
 
@@ -209,6 +225,7 @@ __all__ = [
     "choose_threshold",
     "corrections_curve",
     "evaluate_items",
+    "expected_calibration_error",
     "item_figures",
     "load_labelled",
 ]
