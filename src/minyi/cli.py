@@ -8,11 +8,13 @@ from minyi.audit.cli import audit_app
 from minyi.catalogue.cli import lists_app
 from minyi.core.config import get_settings
 from minyi.demo.cli import demo
+from minyi.triage.cli import model_app
 from minyi.triage.knowledge.cli import knowledge_app
 
 app = typer.Typer(help="Minyi 民意速办: the citizen-appeal platform", no_args_is_help=True)
 app.add_typer(lists_app, name="lists")
 app.add_typer(audit_app, name="audit")
+app.add_typer(model_app, name="model")
 app.add_typer(knowledge_app, name="knowledge")
 app.command()(demo)
 

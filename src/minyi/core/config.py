@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/minyi.sqlite3"
     files_dir: Path = Path("./var/files")
     shared_data: Path = Path("../shared/data")
+    # Trained triage models, one directory per version (`minyi model train`).
+    models_dir: Path = Path("./var/models")
     # Staff bearer tokens live this long; a shift is 8 hours, so a token outlives one shift.
     token_ttl_minutes: int = 12 * 60
     timezone: str = "Asia/Shanghai"
