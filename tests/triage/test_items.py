@@ -290,3 +290,14 @@ def test_calibration_error_is_the_gap_between_confidence_and_accuracy() -> None:
     assert expected_calibration_error(calibrated) == pytest.approx(0.0)
     assert expected_calibration_error(overconfident) == pytest.approx(0.9)
     assert expected_calibration_error([*calibrated, *overconfident]) == pytest.approx(0.45)
+
+
+def test_a_saved_ranker_ranks_the_same_after_loading(ranker: ItemRanker) -> None:
+    # the trained model is stored as an artefact (joblib, i.e. pickle) and loaded per process
+    import pickle
+
+    text, probs = "小区楼下饭店的油烟太大了", {"环境保护": 1.0}
+
+    loaded = pickle.loads(pickle.dumps(ranker))
+
+    assert loaded.rank(text, probs) == ranker.rank(text, probs)
