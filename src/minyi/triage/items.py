@@ -234,8 +234,11 @@ class ItemRanker:
         label_probs_of: LabelProbsOf | None = None,
     ) -> ItemRanker:
         """A ranker over the catalogue, taught by dispatchers' confirmed (text, item_path)
-        pairs. With `label_probs_of` (the first-level classifier) and enough examples, the
-        scores are calibrated on the examples, each ranked with itself left out."""
+        pairs. An example whose item is no longer in the catalogue is skipped. With
+        `label_probs_of` (the first-level classifier) and at least 30 examples, the scores
+        are calibrated on the examples, each ranked with itself left out, and
+        `auto_threshold` is set; otherwise the default Platt map holds and `auto_threshold`
+        stays None (nothing is dispatched on the item score alone)."""
         rows = list(catalogue_rows)
         index = {r.path: i for i, r in enumerate(rows)}
         name_docs = [normalise_text(r.name) for r in rows]
