@@ -159,3 +159,9 @@ def test_explanation_carries_model_rules_batch_and_reasons() -> None:
     assert data["route"]["batch_number"] == "2026-08"
     assert data["items"][0]["matched"] == ["施工", "噪音"]
     assert data["label"]["features"] == [["噪音", 1.2]]
+
+
+def test_without_a_threshold_that_reached_the_precision_target_nothing_goes_out_alone() -> None:
+    verdict = decide(replace(CONFIDENT, thresholds=Thresholds(auto_item=None)))
+    assert verdict.outcome is Outcome.QUEUE
+    assert any("97%" in r for r in verdict.reasons)

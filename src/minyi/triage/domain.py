@@ -120,7 +120,9 @@ class Related:
 class Thresholds:
     # The top item's calibrated score at or above which the machine dispatches on its own
     # (chosen where the measured item precision of the auto-dispatched share is ≥ 97 %).
-    auto_item: float = 0.9
+    # None: no score reached that precision in the model's evaluation, so nothing goes out
+    # without a person.
+    auto_item: float | None = 0.9
     # Similarity to an open ticket at or above which a person must look before dispatch.
     duplicate: float = 0.8
 
@@ -171,7 +173,7 @@ def decide(inputs: Inputs) -> Verdict:
         return Verdict(Outcome.QUEUE, tuple(blockers))
     top = inputs.items[0]
     route = inputs.route
-    assert route is not None  # _blockers checked it
+    assert route is not None and t.auto_item is not None  # _blockers checked both
     return Verdict(
         Outcome.AUTO_DISPATCH,
         (
@@ -189,7 +191,9 @@ def _blockers(inputs: Inputs) -> list[str]:
         reasons.append("未能判断诉求事项")
     else:
         top = inputs.items[0]
-        if top.score < t.auto_item:
+        if t.auto_item is None:
+            reasons.append("模型评估中没有达到 97% 事项准确率的置信度门槛，暂不自动派单")
+        elif top.score < t.auto_item:
             reasons.append(
                 f"事项「{top.name}」置信度 {top.score:.2f} 低于自动派单门槛 {t.auto_item:.2f}"
             )

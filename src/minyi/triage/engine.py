@@ -48,7 +48,8 @@ class ModelEngine:
         self._classifier = classifier
         self._ranker = ranker
         self._version = version
-        threshold = (meta or {}).get("auto_item_threshold") if isinstance(meta, dict) else None
+        # The ranker chose it on left-out confirmed examples (None: no score reached 97 %).
+        threshold = getattr(ranker, "auto_threshold", None) if ranker is not None else None
         self._auto_threshold = float(threshold) if threshold is not None else None
 
     @property

@@ -77,9 +77,7 @@ def triage_ticket(
     started = time.perf_counter()
     clock = clock or get_clock()
     now = clock.now()
-    limits = thresholds or Thresholds(
-        auto_item=engine.auto_threshold if engine.auto_threshold is not None else 0.9
-    )
+    limits = thresholds or Thresholds(auto_item=engine.auto_threshold)
     text = appeal_text(ticket.title, ticket.text)
 
     label = engine.classify(text)
