@@ -127,9 +127,7 @@ def test_load_latest_without_a_model(tmp_path: Path) -> None:
     assert load_latest(tmp_path / "missing") is None
 
 
-def test_get_model_reloads_when_latest_changes(
-    classifier: TextClassifier, tmp_path: Path
-) -> None:
+def test_get_model_reloads_when_latest_changes(classifier: TextClassifier, tmp_path: Path) -> None:
     artefacts.clear_cache()
     settings = Settings(models_dir=tmp_path)
     assert get_model(settings) is None

@@ -29,7 +29,7 @@ FloatArray = NDArray[np.float64]
 
 CALIBRATION_METHODS = ("sigmoid", "isotonic", "softmax")
 TITLE_WEIGHT = 0.6
-SVM_C = 1.0
+SVM_C = 4.0
 FOLDS = 5
 MAX_FEATURES_SHOWN = 8
 # Long bodies add little after their first paragraphs but cost time to vectorise.
@@ -277,8 +277,11 @@ class TextClassifier:
             (self.title_ngrams, hi, hv, self.weights_title, self.title_weight),
         ):
             contribution = values * weights[idx, k] * scale
-            top = np.argsort(-contribution)[: 4 * MAX_FEATURES_SHOWN]
-            for j in top:
+            n = min(2 * MAX_FEATURES_SHOWN, len(contribution))
+            if n == 0:
+                continue
+            top = np.argpartition(-contribution, n - 1)[:n]
+            for j in top[np.argsort(-contribution[top])]:
                 if contribution[j] <= 0:
                     break
                 name = gram_text(int(ngrams.keys[idx[j]]))
