@@ -27,6 +27,7 @@ import threading
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,10 @@ def term_hash(term: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+@lru_cache(maxsize=256)
 def signature(text: str) -> Signature:
-    """The duplicate index's signature of an appeal's text."""
+    """The duplicate index's signature of an appeal's text. Cached: intake looks the new
+    appeal up and then indexes it, and word segmentation is the costly part of both."""
     words = _words(normalised(text)[:MAX_CHARS])
     if not words:
         return Signature((), ())
