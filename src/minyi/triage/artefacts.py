@@ -41,6 +41,7 @@ def new_version(data_sha256: str, created: datetime) -> str:
 def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -66,6 +67,8 @@ def save_model(bundle: TriageModel, models_dir: Path) -> Path:
         if hasattr(bundle.classifier, "version"):
             bundle.classifier.version = version
     staging = Path(tempfile.mkdtemp(dir=models_dir, prefix=f".{version}."))
+    # mkdtemp makes it private; the server may run as another user than the trainer.
+    staging.chmod(0o755)
     joblib.dump(bundle, staging / MODEL_FILE)
     meta = dict(bundle.meta)
     meta["size_bytes"] = (staging / MODEL_FILE).stat().st_size
