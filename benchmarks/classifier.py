@@ -28,7 +28,7 @@ import numpy as np
 from scipy.sparse import hstack, vstack
 
 from minyi.core.config import Settings
-from minyi.triage.classifier import CharNgrams, split_title
+from minyi.triage.classifier import CharNgrams, _fit_svm, split_title
 from minyi.triage.training import APPEALS, TRAIN_FILE, read_labelled, read_unlabelled
 
 Fold = dict[str, Any]
@@ -126,6 +126,11 @@ def cross_validate(shared_data: Path, folds: int = 5) -> dict[str, Any]:
             LinearSVC(C=4).fit(ja, y[tr]).predict(jb),
             te,
         )
+        labels = sorted(set(y))
+        yi = np.array([labels.index(v) for v in y])
+        coef, intercept = _fit_svm(ha, yi[tr], len(labels), 0)
+        nb = (np.asarray(hb @ coef.T) + intercept).argmax(axis=1)
+        add("+ title x0.6, NB-SVM (alpha 0.1), C=4 [chosen]", np.array(labels)[nb], te)
         svm = LinearSVC(C=4).fit(ha, y[tr])
         ua = b["unlabelled"](0.6)
         d = svm.decision_function(ua)
