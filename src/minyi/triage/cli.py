@@ -98,6 +98,7 @@ def _table(f: dict[str, Any]) -> str:
         f"{'macro-F1':24}{f['macro_f1']:>12}{b['macro_f1']:>12}",
         f"{'messages/s (batch 1)':24}{t['batch_1']:>12}{bt['batch_1']:>12}",
         f"{'messages/s (batch 256)':24}{t['batch_256']:>12}{bt['batch_256']:>12}",
+        f"{'per CPU-second (256)':24}{t['cpu_time_batch_256']:>12}{bt['cpu_time_batch_256']:>12}",
         "",
         f"top-3 accuracy {f['top3_accuracy']}, ECE {f['ece']} ({f['calibration']['method']})",
         f"auto-dispatch at >= {auto['threshold']}: share {auto['share']}, "
