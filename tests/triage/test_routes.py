@@ -71,7 +71,7 @@ def test_emergency_appeal_is_told_to_call_the_emergency_line_at_once(
     assert body["triage_outcome"] == "emergency" and body["urgency"] == "emergency"
     assert "119" in body["emergency_lines"]
     assert "119" in body["emergency_advice"] and "12345 不是紧急热线" in body["emergency_advice"]
-    assert body["status"] == "pending_dispatch"
+    assert body["status"] == "received"
 
 
 def test_a_failing_model_never_costs_the_citizen_the_appeal(
@@ -82,7 +82,7 @@ def test_a_failing_model_never_costs_the_citizen_the_appeal(
     answer = client.post("/api/v1/appeals", json=_appeal(world))
     assert answer.status_code == 201, answer.text
     body = answer.json()
-    assert body["triage_outcome"] is None and body["status"] == "pending_dispatch"
+    assert body["triage_outcome"] is None and body["status"] == "received"
     stored = session.scalars(select(Ticket).where(Ticket.id == body["ticket_id"])).one()
     assert stored.text.startswith("工地晚上")
 

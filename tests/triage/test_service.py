@@ -79,7 +79,7 @@ def test_unsure_appeal_waits_in_the_queue_with_the_reason(
     ticket = _fresh(session, world)
     decision = triage.triage_ticket(session, ticket=ticket, engine=_engine(world, 0.4), clock=clock)
     assert decision.outcome == "queue" and not decision.auto_dispatched
-    assert ticket.status == "pending_dispatch" and ticket.lead_unit_id is None
+    assert ticket.status == "received" and ticket.lead_unit_id is None
     assert any("低于自动派单门槛" in r for r in decision.explanation["reasons"])
 
 
@@ -92,7 +92,7 @@ def test_switching_auto_dispatch_off_queues_even_confident_appeals(
         session, ticket=ticket, engine=_engine(world), clock=clock, auto_dispatch=False
     )
     assert decision.outcome == "auto_dispatch" and not decision.auto_dispatched
-    assert ticket.status == "pending_dispatch"
+    assert ticket.status == "received"
 
 
 def test_emergency_is_flagged_queued_first_and_never_dispatched(
@@ -104,7 +104,7 @@ def test_emergency_is_flagged_queued_first_and_never_dispatched(
     gas = _fresh(session, world, text="楼道里燃气泄漏，味道很浓，邻居家没人")
     decision = triage.triage_ticket(session, ticket=gas, engine=_engine(world), clock=clock)
     assert decision.outcome == "emergency" and decision.emergency_lines
-    assert gas.urgency == "emergency" and gas.status == "pending_dispatch"
+    assert gas.urgency == "emergency" and gas.status == "received"
     assert gas.dispatch_due_at == gas.received_at
     dispatcher = Principal(session=session, user=_user(session, "dispatcher"))
     from minyi.tickets import queries
@@ -120,7 +120,7 @@ def test_without_a_trained_model_everything_waits_for_a_dispatcher(
     ticket = _fresh(session, world)
     decision = triage.triage_ticket(session, ticket=ticket, engine=NoModel(), clock=clock)
     assert decision.outcome == "queue" and decision.model_version is None
-    assert ticket.status == "pending_dispatch"
+    assert ticket.status == "received"
     assert "未能判断诉求事项" in decision.explanation["reasons"]
 
 

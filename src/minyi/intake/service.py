@@ -35,7 +35,6 @@ from minyi.org import service as org
 from minyi.org.domain import ClientScope
 from minyi.tickets import service as tickets
 from minyi.tickets.access import Principal
-from minyi.tickets.domain import Action, Status
 from minyi.tickets.models import Ticket
 from minyi.triage import service as triage_service
 from minyi.triage.domain import Thresholds
@@ -144,15 +143,8 @@ def _triage(
             ticket.id,
             type(exc).__name__,
         )
+    # The ticket stays `received`: a dispatcher's queue shows it like any other.
     session.refresh(ticket)
-    if ticket.status == Status.RECEIVED.value:
-        tickets.act(
-            session,
-            ticket_id=ticket.id,
-            action=Action.QUEUE,
-            principal=Principal(session=session, system=True),
-            clock=clock,
-        )
     return None
 
 

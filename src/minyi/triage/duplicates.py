@@ -79,25 +79,32 @@ class Related:
     reason: str  # plain Chinese, for the dispatcher
 
 
-def index_ticket(session: Session, ticket: Ticket) -> None:
+def index_ticket(session: Session, ticket: Ticket, *, new: bool = False) -> None:
     """Add the ticket to the index, in the caller's transaction (called at intake once the
     ticket has its id and district). Calling it again re-indexes: the text or the district
-    may have changed."""
-    session.execute(delete(DuplicateKey).where(DuplicateKey.ticket_id == ticket.id))
-    session.execute(delete(DuplicateSignature).where(DuplicateSignature.ticket_id == ticket.id))
+    may have changed; `new` (a ticket just opened, never indexed) skips clearing old rows."""
+    conn = session.connection()
+    if not new:
+        conn.execute(delete(DuplicateKey).where(DuplicateKey.ticket_id == ticket.id))
+        conn.execute(delete(DuplicateSignature).where(DuplicateSignature.ticket_id == ticket.id))
     sig = signature(ticket.text)
     if not sig:
         return
-    session.execute(
-        insert(DuplicateSignature).values(
-            ticket_id=ticket.id,
-            requester_id=ticket.requester_id,
-            district_id=ticket.district_id,
-            received_at=ticket.received_at,
-            terms=pack(sig),
-        )
+    # Core statements on the session's connection: no autoflush, no ORM bookkeeping, and
+    # parameter lists, so the compiled statements are cached whatever the number of keys.
+    conn.execute(
+        insert(DuplicateSignature),
+        [
+            {
+                "ticket_id": ticket.id,
+                "requester_id": ticket.requester_id,
+                "district_id": ticket.district_id,
+                "received_at": ticket.received_at,
+                "terms": pack(sig),
+            }
+        ],
     )
-    session.execute(
+    conn.execute(
         insert(DuplicateKey),
         [
             {

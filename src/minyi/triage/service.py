@@ -25,7 +25,7 @@ from minyi.org import service as org
 from minyi.org.domain import AreaLevel
 from minyi.tickets import service as tickets
 from minyi.tickets.access import Principal
-from minyi.tickets.domain import Action, Status
+from minyi.tickets.domain import Action
 from minyi.tickets.models import Ticket
 from minyi.triage import domain, urgency
 from minyi.triage.domain import (
@@ -55,6 +55,7 @@ class Located:
     area_id: int | None
     deep_enough: bool
     info: dict[str, Any]
+    district_id: int | None = None
 
 
 def appeal_text(title: str, body: str) -> str:
@@ -87,7 +88,7 @@ def triage_ticket(
     located = _locate(session, ticket)
     if ticket.area_id is None and located.area_id is not None:
         ticket.area_id = located.area_id
-        ticket.district_id = tickets.district_of(session, located.area_id)
+        ticket.district_id = located.district_id
 
     resolution = (
         catalogue.resolve(session, item_id=item.id, area_id=located.area_id, at=ticket.received_at)
@@ -169,6 +170,9 @@ def triage_ticket(
 
 
 def _carry_out(session: Session, ticket: Ticket, decision: TriageDecision, clock: Clock) -> None:
+    """Dispatch when the verdict allows. Anything else stays `received`, which is already
+    in the dispatcher's queue (ordered by urgency and dispatch deadline); the decision
+    says why it waits, so no further transition (and its audit entry) is spent on it."""
     system = Principal(session=session, system=True)
     if decision.auto_dispatched and decision.item_id is not None:
         tickets.act(
@@ -178,10 +182,6 @@ def _carry_out(session: Session, ticket: Ticket, decision: TriageDecision, clock
             principal=system,
             payload={"item_id": decision.item_id, "auto": True},
             clock=clock,
-        )
-    elif ticket.status == Status.RECEIVED.value:
-        tickets.act(
-            session, ticket_id=ticket.id, action=Action.QUEUE, principal=system, clock=clock
         )
 
 
@@ -235,9 +235,10 @@ def locate(
     found = locator.get_locator(session).locate(text=text, address=address, lon=lon, lat=lat)
     deep = any(x is not None for x in (found.street_id, found.community_id, found.grid_id))
     return Located(
-        found.area_id,
-        deep,
-        {
+        area_id=found.area_id,
+        deep_enough=deep,
+        district_id=found.district_id,
+        info={
             "method": found.method,
             "area_id": found.area_id,
             "confidence": round(found.confidence, 3),
@@ -342,7 +343,7 @@ def _related(session: Session, ticket: Ticket, now: datetime) -> tuple[Related, 
         now=now,
         exclude_ticket_id=ticket.id,
     )
-    duplicates.index_ticket(session, ticket)
+    duplicates.index_ticket(session, ticket, new=True)
     return tuple(_as_related(r) for r in found)
 
 
