@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, desc, func, insert, select, union
 from sqlalchemy.orm import Session
@@ -242,8 +241,11 @@ def _candidates(
     ]
 
 
+_Row = Select[int, bytes, int | None, datetime, str, bool, int | None, int | None, int | None]
+
+
 @lru_cache(maxsize=8)
-def _candidate_statement(by_district: bool, by_requester: bool, excluding: bool) -> Select[Any]:
+def _candidate_statement(by_district: bool, by_requester: bool, excluding: bool) -> _Row:
     shared = func.count().label("shared")
     keyed = (
         select(DuplicateKey.ticket_id.label("ticket_id"))
