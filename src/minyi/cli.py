@@ -39,8 +39,23 @@ def migrate() -> None:
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the API, the portal and the workbench."""
+    import time
+
     import uvicorn
 
+    from minyi.core.db import session_scope
+    from minyi.triage.engine import get_engine
+    from minyi.triage.service import warm_up
+
+    started = time.perf_counter()
+    engine = get_engine(get_settings())
+    with session_scope() as session:
+        warm_up(session, engine)
+    typer.echo(
+        f"智能分拨已就绪 / triage ready: model {engine.version or '无 none'} "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    # One worker in this process: what warm_up loaded is what serves the requests.
     uvicorn.run("minyi.api.main:app", host=host, port=port, log_level="info")
 
 

@@ -381,6 +381,19 @@ def _offer(session: Session, ticket: Ticket, now: datetime) -> dict[str, Any] | 
     }
 
 
+def warm_up(session: Session, engine: TriageEngine) -> None:
+    """Load what triage keeps in memory (the model, the place names, the word lists, the
+    urgency rules) before the first appeal arrives, so that no citizen waits seconds for
+    it. Runs at `minyi serve`; tests and one-off commands skip it."""
+    sample = "预热：小区门口路灯不亮"
+    engine.rank_items(sample, engine.classify(sample))
+    urgency.assess(sample)
+    from minyi.triage import duplicates, locator
+
+    duplicates.signature(sample)
+    locator.get_locator(session)
+
+
 # --- what people make of it ------------------------------------------------------------------
 
 
