@@ -160,12 +160,13 @@ def triage_ticket(
         auto_dispatched=verdict.auto_dispatch and auto_dispatch,
         explanation=explanation,
     )
-    session.add(decision)
     ticket.routing = {**(ticket.routing or {}), "triage": _summary(verdict.outcome, explanation)}
+    # The time to decide (a dispatch that follows is the workflow's, not triage's), taken
+    # before the one flush that stores the decision with the ticket's new fields.
+    decision.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+    session.add(decision)
     session.flush()
     _carry_out(session, ticket, decision, clock)
-    decision.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-    session.flush()
     return decision
 
 
