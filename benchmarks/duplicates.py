@@ -46,6 +46,7 @@ import os
 import random
 import re
 import statistics
+import sys
 import time
 import unicodedata
 import uuid
@@ -398,36 +399,71 @@ def summary(ms: list[float]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def scratch_postgresql(admin: str) -> Iterator[str]:
+def scratch_postgresql(admin: str, keep: bool = False) -> Iterator[str]:
     name = f"minyi_bench_dups_{uuid.uuid4().hex[:8]}"
     conninfo = admin.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0] + "/" + name
     try:
-        yield admin.rsplit("/", 1)[0] + "/" + name
+        yield url
     finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep:
+            print(f"kept: --reuse {url}", file=sys.stderr)
+        else:
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def speed(folder: Path, admin: str, n: int, queries: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def reused(url: str) -> Iterator[str]:
+    yield url
+
+
+def districts_of(engine: Engine) -> list[int]:
+    """The benchmark's districts in a database filled by an earlier `--keep` run."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id FROM org_area WHERE code LIKE 'B_%' ORDER BY id"))
+        return [int(r[0]) for r in rows]
+
+
+def speed(
+    folder: Path,
+    admin: str,
+    n: int,
+    queries: int,
+    keep: bool = False,
+    reuse: str | None = None,
+) -> dict[str, Any]:
     texts, sigs = pool_of_signatures(folder, 3_000)
-    with scratch_postgresql(admin) as url:
+    database = reused(reuse) if reuse else scratch_postgresql(admin, keep)
+    with database as url:
         engine = make_engine(url)
         try:
+            # On a reused database this only applies migrations added since it was filled.
             upgrade(engine)
-            with Session(engine) as session:
-                city = org.create_area(session, code="B", name="B市", level=AreaLevel.CITY)
-                districts = [
-                    org.create_area(
-                        session, code=f"B{d}", name=f"B{d}区", level=AreaLevel.DISTRICT, parent=city
-                    ).id
-                    for d in range(11)
-                ]
-                session.commit()
-            t0 = time.perf_counter()
-            fill_postgresql(engine, n, sigs, districts)
-            fill_s = time.perf_counter() - t0
+            fill_s = 0.0
+            if reuse:
+                districts = districts_of(engine)
+                with engine.connect() as conn:
+                    n = conn.execute(text("SELECT count(*) FROM ticket")).scalar_one()
+            else:
+                with Session(engine) as session:
+                    city = org.create_area(session, code="B", name="B市", level=AreaLevel.CITY)
+                    districts = [
+                        org.create_area(
+                            session,
+                            code=f"B{d}",
+                            name=f"B{d}区",
+                            level=AreaLevel.DISTRICT,
+                            parent=city,
+                        ).id
+                        for d in range(11)
+                    ]
+                    session.commit()
+                t0 = time.perf_counter()
+                fill_postgresql(engine, n, sigs, districts)
+                fill_s = time.perf_counter() - t0
             rng = random.Random(SEED + 1)
             whole, lookup, found = [], [], []
             with Session(engine) as session:
@@ -478,12 +514,18 @@ def main() -> None:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the filled database (prints its URL)"
+    )
+    parser.add_argument("--reuse", metavar="URL", help="time on a database kept by --keep")
     args = parser.parse_args()
     out: dict[str, Any] = {}
     if not args.skip_quality:
         out["quality"] = quality(args.data)
     if not args.skip_speed:
-        out["speed"] = speed(args.data, args.pg_url, args.tickets, args.queries)
+        out["speed"] = speed(
+            args.data, args.pg_url, args.tickets, args.queries, args.keep, args.reuse
+        )
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return
