@@ -2,8 +2,9 @@
 
 The key table is the "band table" of the index: candidates for an appeal are the recent
 tickets of its district that share one of its keys, read through one index
-(`ix_triage_dup_key_lookup`), so the cost of a look-up depends on how many recent tickets
-share its words, not on how many tickets are stored. The signature row holds the stored
+(`ix_triage_dup_key_lookup`, scanned backwards from the newest and cut after a few
+hundred postings per key), so the cost of a look-up depends on neither how many tickets
+are stored nor how common its words are. The signature row holds the stored
 words and weights for exact re-scoring, and the requester for repeats (重复件).
 
 Rows are written at intake in the ticket's transaction (`duplicates.index_ticket`).
