@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -12,7 +13,13 @@ from minyi.org import service as org
 from minyi.org.domain import AreaLevel
 from minyi.tickets.models import Ticket
 from minyi.triage import duplicates
-from minyi.triage.duplicates_signature import pack, signature, similarity, unpack
+from minyi.triage.duplicates_signature import (
+    pack,
+    packed_similarities,
+    signature,
+    similarity,
+    unpack,
+)
 from tests.factories import World, make_ticket, make_world
 
 SITE = "幸福小区南门旁边的金龙建筑工地每天晚上十一点以后还在打桩施工，噪音很大，孩子睡不着觉"
@@ -219,3 +226,36 @@ def test_reindexing_replaces_the_rows(session: Session, clock: FixedClock) -> No
 
     assert look(REWORDED) == []
     assert look(WATER) == [ticket.id]
+
+
+def test_rare_words_still_find_an_older_appeal_behind_many_with_common_words(
+    session: Session, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the site's appeal, then newer appeals sharing only its common words (noise,
+    # children, sleep), more of them than the postings read per key
+    monkeypatch.setattr(duplicates, "POSTINGS_PER_KEY", 2)
+    duplicates._candidate_statement.cache_clear()
+    world = make_world(session)
+    first = _index(session, world, SITE, phone="13800000001")
+    _age(session, first, 5)
+    for n in range(4):
+        _index(session, world, f"光明路{n}号酒吧晚上噪音很大，孩子睡不着觉", phone=f"1390000000{n}")
+    # when a neighbour describes the site in other words
+    found = duplicates.find_related(
+        session,
+        text=REWORDED,
+        requester_id=None,
+        area_id=world.town.grid.id,
+        district_id=world.town.district.id,
+        now=clock.now(),
+    )
+    duplicates._candidate_statement.cache_clear()
+    # then the site's appeal is still offered first
+    assert found and found[0].ticket_id == first.id
+
+
+def test_stored_rows_score_as_their_signatures() -> None:
+    a, b, c = signature(SITE), signature(REWORDED), signature(WATER)
+    scores = packed_similarities(a, [pack(b), b"", pack(c), pack(a)])
+    expected = [similarity(a, b), 0.0, similarity(a, c), similarity(a, a)]
+    assert [round(x, 4) for x in scores] == [round(x, 4) for x in expected]
