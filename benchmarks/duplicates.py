@@ -5,6 +5,8 @@ Run:
     .venv/bin/python benchmarks/duplicates.py --tickets 1000000   # the figure
     .venv/bin/python benchmarks/duplicates.py --databases postgresql,sqlite --json
     .venv/bin/python benchmarks/duplicates.py --skip-speed        # quality only
+    .venv/bin/python benchmarks/duplicates.py --skip-quality --tickets 1000000 --keep
+    .venv/bin/python benchmarks/duplicates.py --skip-quality --reuse URL   # no 4-minute fill
 
 **Quality** (shared/data/appeals, read at run time, never printed). Texts are the message
 bodies (留言详情 / body) only; titles are used to pick repeat postings, never to score.
