@@ -275,6 +275,15 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = _build_transitions()
 # The first event of every ticket; not a transition (there is no status before it).
 RECEIVE = "receive"
 
+# Timeline entries that record something without changing the status (the deadlines'
+# warnings, cards and escalations): their labels, beside the actions' ones.
+NOTE_ZH: dict[str, str] = {
+    "deadline_warning": "时限预警",
+    "yellow_card": "亮黄牌",
+    "red_card": "亮红牌",
+    "escalate": "升级督办",
+}
+
 
 class Relation(StrEnum):
     """How the acting person or system stands to this ticket (established by the service)."""

@@ -26,6 +26,7 @@ from minyi.tickets.access import (
 from minyi.tickets.domain import (
     ACTION_RELATIONS,
     AT_CENTRE,
+    NOTE_ZH,
     RECEIVE,
     TRANSITIONS,
     Action,
@@ -341,7 +342,10 @@ def ticket_read(
 
 def event_read(event: TicketEvent) -> EventRead:
     known = {a.value for a in Action}
-    label = Action(event.action).label_zh if event.action in known else "受理"  # RECEIVE
+    if event.action in known:
+        label = Action(event.action).label_zh
+    else:
+        label = NOTE_ZH.get(event.action, "受理")  # else RECEIVE
     return EventRead(
         seq=event.seq,
         at=event.at,

@@ -30,6 +30,7 @@ from minyi.tickets.access import Principal, can_view, ensure_can_view, relations
 from minyi.tickets.domain import (
     ACTION_RELATIONS,
     DEFAULT_RETURN_LIMIT,
+    NOTE_ZH,
     RECEIVE,
     Action,
     Actor,
@@ -202,6 +203,50 @@ def act(
         ) from exc
     effects.followups(session, ticket, action, principal, now, clock=clock)
     return ticket
+
+
+def record_note(
+    session: Session,
+    *,
+    ticket_id: int,
+    note: str,
+    principal: Principal,
+    reason: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+    clock: Clock | None = None,
+) -> TicketEvent:
+    """A timeline entry that changes no status (a deadline warning, a card, an escalation),
+    audited like an action. `note` is one of `domain.NOTE_ZH`."""
+    if note not in NOTE_ZH:
+        raise ValueError(f"unknown timeline note {note!r}")
+    now = (clock or get_clock()).now()
+    ticket = session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+    if ticket is None:
+        raise NotFound("ticket_not_found", "找不到该工单", "No such ticket")
+    status = Status(ticket.status)
+    event = _append_event(
+        session,
+        ticket,
+        seq=_next_seq(session, ticket.id),
+        at=now,
+        action=note,
+        from_status=status,
+        to_status=status,
+        principal=principal,
+        reason=reason,
+        payload=_public_payload(payload or {}),
+    )
+    audit.record(
+        session,
+        actor=principal.label,
+        action=f"ticket.{note}",
+        object_type="ticket",
+        object_id=ticket.id,
+        data={"status": status.value, **_public_payload(payload or {})},
+        clock=clock,
+    )
+    session.flush()
+    return event
 
 
 def to_state(ticket: Ticket) -> TicketState:

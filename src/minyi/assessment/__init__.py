@@ -1,0 +1,1 @@
+"""Assessment: cards against units for missed deadlines, later the three rates and rankings."""
