@@ -102,3 +102,97 @@ def running_receiver(secret: str = "") -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@dataclass(frozen=True)
+class GatewayCall:
+    authorization: str
+    idempotency_key: str
+    body: dict[str, Any]
+    answered: int
+
+
+@dataclass
+class Gateway:
+    """An SMS/WeChat gateway: answers from `script` in turn (status, delay), then `status`.
+
+    Like a real gateway it remembers the message ids it accepted and answers a second
+    request for one with 409 (duplicate) instead of sending it again.
+    """
+
+    url: str = ""
+    status: int = 200
+    delay: float = 0.0
+    script: list[tuple[int, float]] = field(default_factory=list)
+    calls: list[GatewayCall] = field(default_factory=list)
+    accepted_ids: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def texts_sent(self) -> list[dict[str, Any]]:
+        """What reached a phone: each accepted message once."""
+        with self.lock:
+            return [c.body for c in self.calls if 200 <= c.answered < 300]
+
+    def answer(self, headers: Any, raw: bytes) -> tuple[int, bytes]:
+        body = json.loads(raw)
+        with self.lock:
+            status, delay = self.script.pop(0) if self.script else (self.status, self.delay)
+            if 200 <= status < 300 and body["message_id"] in self.accepted_ids:
+                status = 409
+        if delay:
+            time.sleep(delay)
+        with self.lock:
+            if 200 <= status < 300:
+                self.accepted_ids.add(body["message_id"])
+            self.calls.append(
+                GatewayCall(
+                    authorization=headers.get("Authorization", ""),
+                    idempotency_key=headers.get("Idempotency-Key", ""),
+                    body=body,
+                    answered=status,
+                )
+            )
+        provider = f"gw-{body['message_id']}"
+        if 200 <= status < 300 or status == 409:
+            answer = {"accepted": True, "provider_id": provider}
+        else:
+            answer = {"accepted": False, "error": "try later" if status >= 429 else "bad"}
+        return status, json.dumps(answer).encode()
+
+
+class _GatewayHandler(BaseHTTPRequestHandler):
+    gateway: Gateway
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        status, answer = self.gateway.answer(self.headers, raw)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+        except OSError:
+            pass  # the client gave up waiting (the timeout test)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def running_gateway() -> Iterator[Gateway]:
+    gateway = Gateway()
+    handler = type("GatewayHandler", (_GatewayHandler,), {"gateway": gateway})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    host, port = server.server_address[:2]
+    gateway.url = f"http://{host!s}:{port}/send"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield gateway
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

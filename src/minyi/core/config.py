@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     triage_enabled: bool = True
     triage_auto_dispatch: bool = True
     triage_auto_item_threshold: float | None = None
+    # Notification channels (docs/notify-gateway.md). A channel left unset sends its
+    # messages to the log channel (a file line and the in-app inbox) instead.
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    wechat_gateway_url: str | None = None
+    wechat_gateway_token: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "minyi@localhost"
+    notify_log_path: Path = Path("./var/notify.log")
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,10 @@ Every request carries:
     X-Minyi-Timestamp  Unix seconds when it was signed
     X-Minyi-Signature  sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the secret>
 Receivers check it with `minyi.notify.domain.verify_signature`.
+
+The other channels (SMS, WeChat, e-mail, log/inbox; `notify.channels`) are sent by
+`deliver_channels` with the same claim, schedule and attempt limit; `deliver_all_due` runs
+both. Their idempotency is the message id, sent to the gateway on every retry.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from minyi.notify.channels import Outcome, Sender, SendResult, resolve
 from minyi.notify.domain import (
     DEFAULT_MAX_ATTEMPTS,
     Channel,
@@ -233,3 +238,106 @@ def deliver_due(
             )
     session.flush()
     return DeliveryReport(picked=len(messages), sent=sent, retrying=retrying, dead=dead)
+
+
+def _due_channels(
+    session: Session, *, channels: list[str], now: datetime, limit: int
+) -> list[OutboxMessage]:
+    # Claimed like the webhooks: SKIP LOCKED keeps two workers off the same messages.
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.channel.in_(channels),
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+    )
+
+
+def deliver_channels(
+    session: Session,
+    *,
+    senders: Mapping[str, Sender],
+    now: datetime,
+    limit: int = 100,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> DeliveryReport:
+    """Send the due messages of every channel in `senders`; the caller commits right after.
+
+    Accepted (including a gateway's "duplicate") marks a message sent with the provider's
+    id; a retryable failure schedules the next attempt by `domain.RETRY_SCHEDULE` until
+    `max_attempts`; a permanent failure is dead at once. Build `senders` with
+    `notify.channels.build_senders`.
+    """
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    if not senders:
+        return DeliveryReport()
+    messages = _due_channels(session, channels=sorted(senders), now=now, limit=limit)
+    sent = retrying = dead = 0
+    for message in messages:
+        try:
+            result = senders[message.channel].send(resolve(session, message))
+        except Exception as exc:  # one broken message must not stop the others
+            result = SendResult(Outcome.RETRY, error=_describe(exc))
+        message.attempts += 1
+        if result.outcome is Outcome.ACCEPTED:
+            message.status = OutboxStatus.SENT.value
+            message.sent_at = now
+            message.provider_id = result.provider_id
+            message.last_error = None
+            sent += 1
+            log.info("%s message %s sent", message.channel, message.id)
+        elif result.outcome is Outcome.PERMANENT or message.attempts >= max_attempts:
+            message.status = OutboxStatus.DEAD.value
+            message.last_error = result.error
+            dead += 1
+            log.warning(
+                "%s message %s dead after %s attempts: %s",
+                message.channel,
+                message.id,
+                message.attempts,
+                result.error,
+            )
+        else:
+            message.next_attempt_at = now + next_attempt_delay(message.attempts)
+            message.last_error = result.error
+            retrying += 1
+            log.info(
+                "%s message %s failed (%s), retry at %s",
+                message.channel,
+                message.id,
+                result.error,
+                message.next_attempt_at.isoformat(),
+            )
+    session.flush()
+    return DeliveryReport(picked=len(messages), sent=sent, retrying=retrying, dead=dead)
+
+
+def deliver_all_due(
+    session: Session,
+    *,
+    transport: Transport,
+    senders: Mapping[str, Sender],
+    now: datetime,
+    limit: int = 100,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> DeliveryReport:
+    """Webhooks, then every other channel; one report summing both."""
+    hooks = deliver_due(
+        session, transport=transport, now=now, limit=limit, max_attempts=max_attempts
+    )
+    rest = deliver_channels(
+        session, senders=senders, now=now, limit=limit, max_attempts=max_attempts
+    )
+    return DeliveryReport(
+        picked=hooks.picked + rest.picked,
+        sent=hooks.sent + rest.sent,
+        retrying=hooks.retrying + rest.retrying,
+        dead=hooks.dead + rest.dead,
+    )

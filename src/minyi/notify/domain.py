@@ -151,3 +151,33 @@ def verify_signature(
             return False
     expected = sign(secret, timestamp, body)
     return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+# --- masking for message texts ---------------------------------------------------------
+
+# Mainland mobile numbers (11 digits from 1) and resident ID numbers (17 digits + check).
+_ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
+_MOBILE = re.compile(r"(?<!\d)(1\d{2})\d{4}(\d{4})(?!\d)")
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: enough for a citizen to recognise the number, useless to anyone else."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_name(name: str) -> str:
+    """张** : the family name is how a handler greets the citizen; the rest is not needed."""
+    name = name.strip()
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
+def mask_text(text: str) -> str:
+    """Free text (a summary, a reply) with ID numbers removed and mobile numbers masked.
+
+    ID numbers go first: their digits would otherwise look like a phone number inside.
+    """
+    text = _ID_NUMBER.sub("[证件号已隐去]", text)
+    return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)

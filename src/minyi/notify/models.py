@@ -1,11 +1,11 @@
-"""The notification outbox and machine clients' webhook subscriptions."""
+"""The notification outbox, machine clients' webhook subscriptions, staff inboxes."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minyi.core.db import Base, UTCDateTime
@@ -47,3 +47,29 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The SMS/WeChat gateway's or mail server's id for the sent message, for support calls.
+    provider_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class InboxItem(Base):
+    """One message in one user's in-app inbox, written when its outbox message is sent.
+
+    (outbox_id, user_id) is unique so that a message delivered again after a crash lands
+    in each inbox once.
+    """
+
+    __tablename__ = "notify_inbox"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "user_id", name="uq_notify_inbox_outbox_user"),
+        Index("ix_notify_inbox_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("org_user.id"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("notify_outbox.id"))
+    event_type: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int | None] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,18 +1,26 @@
-"""Machine clients manage their own webhook subscriptions with their API key."""
+"""Machine clients manage their webhook subscriptions with their API key; staff read their
+inbox with their token."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from minyi.core.deps import ClockDep, SessionDep
-from minyi.core.errors import Unauthorized
-from minyi.notify import service
-from minyi.notify.schemas import WebhookCreate, WebhookCreated, WebhookRead
+from minyi.core.errors import Forbidden, Unauthorized
+from minyi.notify import inbox, service
+from minyi.notify.schemas import (
+    InboxItemRead,
+    InboxPage,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookRead,
+)
 from minyi.org import service as org
-from minyi.org.domain import ClientScope
-from minyi.org.models import MachineClient
+from minyi.org.auth import CurrentUser
+from minyi.org.domain import ClientScope, Role
+from minyi.org.models import MachineClient, User
 
 router = APIRouter(tags=["webhooks"])
 
@@ -76,3 +84,36 @@ def delete_webhook(
         session, client=client, subscription_id=subscription_id, now=clock.now()
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def staff_user(user: CurrentUser) -> User:
+    # Citizens hear from us by SMS or WeChat; the in-app inbox is the staff's.
+    if user.role == Role.CITIZEN.value:
+        raise Forbidden("inbox_staff_only", "消息中心仅供工作人员使用", "The inbox is for staff")
+    return user
+
+
+StaffUser = Annotated[User, Depends(staff_user)]
+
+
+@router.get("/inbox", response_model=InboxPage, tags=["inbox"])
+def list_inbox(
+    session: SessionDep,
+    user: StaffUser,
+    unread: Annotated[bool, Query(description="Only unread messages.")] = False,
+    limit: Annotated[int, Query(ge=1, le=inbox.MAX_LIMIT)] = inbox.DEFAULT_LIMIT,
+) -> InboxPage:
+    """The signed-in user's own messages, newest first."""
+    items = inbox.list_items(session, user=user, unread_only=unread, limit=limit)
+    return InboxPage(
+        items=[InboxItemRead.model_validate(i) for i in items],
+        unread=inbox.unread_count(session, user=user),
+    )
+
+
+@router.post("/inbox/{item_id}/read", response_model=InboxItemRead, tags=["inbox"])
+def read_inbox_item(
+    item_id: int, session: SessionDep, user: StaffUser, clock: ClockDep
+) -> InboxItemRead:
+    item = inbox.mark_read(session, user=user, item_id=item_id, now=clock.now())
+    return InboxItemRead.model_validate(item)

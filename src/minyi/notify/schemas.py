@@ -1,4 +1,4 @@
-"""API shapes of webhook subscriptions, separate from the tables."""
+"""API shapes of webhook subscriptions and the inbox, separate from the tables."""
 
 from __future__ import annotations
 
@@ -42,3 +42,20 @@ class WebhookCreated(WebhookRead):
             'of "<X-Minyi-Timestamp>.<body>" keyed with this secret>.'
         )
     )
+
+
+class InboxItemRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event_type: str
+    ticket_id: int | None
+    subject: str
+    text: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItemRead]
+    unread: int = Field(description="The user's unread messages, all of them.")

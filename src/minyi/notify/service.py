@@ -35,6 +35,7 @@ from minyi.notify.domain import (
     webhook_url_problem,
 )
 from minyi.notify.models import OutboxMessage, WebhookSubscription
+from minyi.notify.templates import render, safe_params
 from minyi.org.models import MachineClient
 
 # Enough for a production and a test endpoint per event family; more is a misconfiguration.
@@ -47,6 +48,15 @@ def unit_target(unit_id: int) -> str:
 
 def requester_target(ticket_id: int) -> str:
     return f"ticket:{ticket_id}:requester"
+
+
+def user_target(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def email_target(address: str) -> str:
+    """A staff mailbox (a work address, not a citizen's); e-mail only."""
+    return f"mailto:{address.strip()}"
 
 
 def _json_safe(value: Any) -> Any:
@@ -187,6 +197,47 @@ def notify_requester(
         target=requester_target(ticket_id),
         event_type=event_type,
         payload={"ticket_id": ticket_id, "text": text},
+        now=now,
+    )
+    session.flush()
+    return message
+
+
+def notify_template(
+    session: Session,
+    *,
+    channel: Channel | str,
+    target: str,
+    code: str,
+    params: Mapping[str, Any],
+    event_type: str,
+    ticket_id: int | None,
+    now: datetime,
+) -> OutboxMessage:
+    """Queue template `code` (notify/data/templates.csv) to `target` on `channel`.
+
+    The text is rendered now, masked (`templates.render`), and stored with the masked
+    params, so the outbox holds no unmasked personal data; a gateway gets both.
+    Targets: `unit_target`, `user_target`, `requester_target`, `email_target`.
+    """
+    chosen = Channel(channel)
+    if chosen is Channel.WEBHOOK:
+        raise ValueError("webhooks are queued by publish_ticket_event")
+    if target.startswith("mailto:") and chosen is not Channel.EMAIL:
+        raise ValueError("an e-mail address is reached by e-mail only")
+    rendered = render(code, params)
+    message = _queue(
+        session,
+        channel=chosen,
+        target=target,
+        event_type=event_type,
+        payload={
+            "ticket_id": ticket_id,
+            "template": code,
+            "params": safe_params(params),
+            "subject": rendered.subject,
+            "text": rendered.text,
+        },
         now=now,
     )
     session.flush()
