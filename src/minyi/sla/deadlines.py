@@ -1,0 +1,548 @@
+"""The deadlines of a ticket, defined once: pure rules, no database, no clock of their own.
+
+Each clock a ticket runs is a `DeadlineKind` with one `DeadlineRule` in `RULES`: who answers
+for it (the centre, the lead unit, a co-unit, the unit's leader, the supervisor), which
+time it counts (natural time for the hotline and the dispatch centres, which work around
+the clock; the responsible unit's working calendar for units), what starts and what stops
+it. `deadline_for` turns a rule and a ticket's inputs (urgency, the implementation list's
+response level and completion period) into a due time; the other functions are the moves a
+clock makes in its life: the warning at a share of the time, suspension and resumption,
+extension, the redo after a bad rating, the return the centre's ruling rejects, and the
+card ladder when a deadline passes (yellow card → leader → red card → supervisor, 督办).
+`docs/sla-deadlines.md` is the same table in prose; keep them together.
+
+The business calendar is passed in (`WorkCalendar`, the methods of
+`minyi.sla.calendar.domain.BusinessCalendar`), so these rules never read a holiday table and
+tests can hand in a simple one. `NATURAL_TIME` is the calendar of the centres.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from minyi.catalogue.domain import DEFAULT_CONTACT_HOURS, ResponseLevel
+from minyi.core.errors import ValidationFailed
+from minyi.triage.urgency import UrgencyLevel
+
+
+class Due(Protocol):
+    @property
+    def due_at(self) -> datetime: ...
+
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+
+
+class WorkCalendar(Protocol):
+    """What these rules need of a calendar (the business calendar's own methods)."""
+
+    def add(self, start: datetime, duration: Any, /) -> Due: ...
+
+    def working_seconds_between(self, a: datetime, b: datetime, /) -> float: ...
+
+    def add_working_seconds(self, start: datetime, seconds: float, /) -> Due: ...
+
+    def is_working_day(self, d: date, /) -> bool: ...
+
+
+class SpanKind(StrEnum):
+    """The same values as the calendar's `DurationKind`."""
+
+    NATURAL = "natural"
+    WORKING_HOURS = "working_hours"
+    WORKING_DAYS = "working_days"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A length of time as a rule states it: hours (natural or working) or working days."""
+
+    kind: SpanKind
+    amount: float
+
+    @staticmethod
+    def natural_hours(hours: float) -> Span:
+        return Span(SpanKind.NATURAL, hours)
+
+    @staticmethod
+    def working_hours(hours: float) -> Span:
+        return Span(SpanKind.WORKING_HOURS, hours)
+
+    @staticmethod
+    def working_days(days: float) -> Span:
+        return Span(SpanKind.WORKING_DAYS, days)
+
+    def describe_zh(self) -> str:
+        amount = f"{self.amount:g}"
+        return {
+            SpanKind.NATURAL: f"{amount}小时（自然时间）",
+            SpanKind.WORKING_HOURS: f"{amount}个工作小时",
+            SpanKind.WORKING_DAYS: f"{amount}个工作日",
+        }[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    due_at: datetime
+    warnings: tuple[str, ...] = ()
+
+
+class NaturalTime:
+    """The calendar of the hotline and the dispatch centres: every second counts."""
+
+    def add(self, start: datetime, duration: Any, /) -> Deadline:
+        hours = float(duration.amount) * (24 if duration.kind == SpanKind.WORKING_DAYS else 1)
+        return Deadline(start + timedelta(hours=hours))
+
+    def working_seconds_between(self, a: datetime, b: datetime, /) -> float:
+        return (b - a).total_seconds()
+
+    def add_working_seconds(self, start: datetime, seconds: float, /) -> Deadline:
+        return Deadline(start + timedelta(seconds=seconds))
+
+    def is_working_day(self, d: date, /) -> bool:
+        return True
+
+
+NATURAL_TIME = NaturalTime()
+
+
+def _duration(span: Span) -> Any:
+    """The calendar's own `Duration` for a span (its `add` may compare kinds by identity).
+
+    Looked up at run time so that these rules stay importable and testable without the
+    calendar module; a plain `Span` (same field names, same string values) otherwise.
+    """
+    try:
+        module = importlib.import_module("minyi.sla.calendar.domain")
+        return module.Duration(module.DurationKind(span.kind.value), span.amount)
+    except (ImportError, AttributeError):
+        return span
+
+
+def add_span(start: datetime, span: Span, calendar: WorkCalendar) -> Deadline:
+    """`start` plus `span`: natural hours on the wall clock, working time on `calendar`."""
+    if span.amount < 0:
+        raise ValidationFailed(
+            "sla.negative_span", "时限不能为负数", "A deadline span cannot be negative"
+        )
+    if span.kind is SpanKind.NATURAL:
+        return Deadline(start + timedelta(hours=span.amount))
+    if span.kind is SpanKind.WORKING_HOURS:
+        due = calendar.add_working_seconds(start, span.amount * 3600)
+    else:
+        due = calendar.add(start, _duration(span))
+    return Deadline(due.due_at, tuple(due.warnings))
+
+
+# --- the table ------------------------------------------------------------------------
+
+
+class DeadlineKind(StrEnum):
+    DISPATCH = "dispatch"  # 派单时限
+    ACCEPTANCE = "acceptance"  # 签收时限
+    CONTACT = "contact"  # 联系诉求人时限
+    REPLY = "reply"  # 答复时限 (响应等级 / 办结时限)
+    CO_REPORT = "co_report"  # 协办报到时限
+    CO_REPLY = "co_reply"  # 协办答复时限
+    LEADER = "leader"  # 升级至单位领导后的时限
+    SUPERVISOR = "supervisor"  # 督办时限
+
+
+class Responsible(StrEnum):
+    CENTRE = "centre"  # the dispatch centre (city or district)
+    LEAD_UNIT = "lead_unit"  # 主办单位
+    CO_UNIT = "co_unit"  # 协办单位
+    LEADER = "leader"  # the responsible unit's leader
+    SUPERVISOR = "supervisor"  # 督办
+
+
+class TimeBase(StrEnum):
+    NATURAL = "natural"  # around the clock (hotline, centres)
+    UNIT_CALENDAR = "unit_calendar"  # the responsible unit's working calendar
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineRule:
+    kind: DeadlineKind
+    label_zh: str
+    responsible: Responsible
+    time_base: TimeBase
+    starts: str
+    stops: str
+
+
+RULES: Mapping[DeadlineKind, DeadlineRule] = {
+    rule.kind: rule
+    for rule in (
+        DeadlineRule(
+            DeadlineKind.DISPATCH,
+            "派单时限",
+            Responsible.CENTRE,
+            TimeBase.NATURAL,
+            "receipt of the appeal",
+            "dispatch to a unit or a district centre (or an instant answer, hand-over)",
+        ),
+        DeadlineRule(
+            DeadlineKind.ACCEPTANCE,
+            "签收时限",
+            Responsible.LEAD_UNIT,
+            TimeBase.UNIT_CALENDAR,
+            "dispatch to the unit",
+            "acceptance or return by the unit",
+        ),
+        DeadlineRule(
+            DeadlineKind.CONTACT,
+            "联系时限",
+            Responsible.LEAD_UNIT,
+            TimeBase.NATURAL,
+            "dispatch to the unit",
+            "the unit records contact with the citizen",
+        ),
+        DeadlineRule(
+            DeadlineKind.REPLY,
+            "答复时限",
+            Responsible.LEAD_UNIT,
+            TimeBase.UNIT_CALENDAR,
+            "dispatch to the unit (a redo: the bad rating)",
+            "the unit's reply; paused by an approved suspension; moved by an extension",
+        ),
+        DeadlineRule(
+            DeadlineKind.CO_REPORT,
+            "协办报到时限",
+            Responsible.CO_UNIT,
+            TimeBase.UNIT_CALENDAR,
+            "the lead unit summons the co-unit (吹哨)",
+            "the co-unit reports (报到) or is excused",
+        ),
+        DeadlineRule(
+            DeadlineKind.CO_REPLY,
+            "协办答复时限",
+            Responsible.CO_UNIT,
+            TimeBase.UNIT_CALENDAR,
+            "the lead unit summons the co-unit (吹哨)",
+            "the co-unit's sub-reply to the lead unit or its excuse",
+        ),
+        DeadlineRule(
+            DeadlineKind.LEADER,
+            "领导督促时限",
+            Responsible.LEADER,
+            TimeBase.UNIT_CALENDAR,
+            "a deadline of the unit passed (yellow card)",
+            "the overdue step is done",
+        ),
+        DeadlineRule(
+            DeadlineKind.SUPERVISOR,
+            "督办时限",
+            Responsible.SUPERVISOR,
+            TimeBase.UNIT_CALENDAR,
+            "the leader's deadline passed (red card)",
+            "the overdue step is done",
+        ),
+    )
+}
+
+
+# Defaults of `Policy` (frozen values, shared safely). The co-unit and escalation lengths
+# are this project's choice, not the regulation's: the summoner and the admin may set them.
+_ACCEPTANCE = Span.working_hours(2)
+_HALF_HOUR = Span.natural_hours(0.5)
+_CO_REPORT = Span.working_hours(4)
+_CO_REPLY = Span.working_days(3)
+_LEADER = Span.working_days(1)
+_SUPERVISOR = Span.working_days(3)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The configurable parts of the rules; the defaults are the regulation's values."""
+
+    dispatch: Mapping[UrgencyLevel, Span] = field(
+        default_factory=lambda: {
+            UrgencyLevel.EMERGENCY: _HALF_HOUR,  # also handed over to 110/119/120
+            UrgencyLevel.URGENT: _HALF_HOUR,
+            UrgencyLevel.FAST: Span.natural_hours(2),
+            UrgencyLevel.ORDINARY: Span.natural_hours(8),
+        }
+    )
+    acceptance: Span = _ACCEPTANCE
+    acceptance_urgent: Span = _HALF_HOUR
+    co_report: Span = _CO_REPORT
+    co_reply: Span = _CO_REPLY
+    leader: Span = _LEADER
+    supervisor: Span = _SUPERVISOR
+    warn_share: float = 0.8
+    redo_share: float = 0.5
+    redo_min_working_days: int = 1
+
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDeadline:
+    """One clock of a ticket: what it is, from when, until when, and why that long."""
+
+    kind: DeadlineKind
+    responsible: Responsible
+    start: datetime
+    due_at: datetime
+    span: Span
+    basis: str  # shown to staff: which rule set this length
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def time_base(self) -> TimeBase:
+        return TimeBase.NATURAL if self.span.kind is SpanKind.NATURAL else TimeBase.UNIT_CALENDAR
+
+
+def calendar_for(deadline: TicketDeadline, unit_calendar: WorkCalendar) -> WorkCalendar:
+    """The calendar a clock counts on when it is paused, resumed or warned: natural for a
+    natural-hours rule (a 2 h or 24 h reply runs on natural time too), else the unit's."""
+    return NATURAL_TIME if deadline.time_base is TimeBase.NATURAL else unit_calendar
+
+
+def _is_urgent(urgency: UrgencyLevel) -> bool:
+    return urgency in (UrgencyLevel.URGENT, UrgencyLevel.EMERGENCY)
+
+
+def reply_spans(response_level: ResponseLevel, completion_days: int | None) -> list[Span]:
+    spans = [
+        Span.natural_hours(response_level.hours)
+        if response_level.hours is not None
+        else Span.working_days(response_level.working_days or 15)
+    ]
+    if completion_days is not None:
+        spans.append(Span.working_days(completion_days))
+    return spans
+
+
+def deadline_for(
+    kind: DeadlineKind,
+    *,
+    start: datetime,
+    calendar: WorkCalendar,
+    urgency: UrgencyLevel = UrgencyLevel.ORDINARY,
+    response_level: ResponseLevel = ResponseLevel.D15,
+    completion_days: int | None = None,
+    contact_hours: int | None = None,
+    span: Span | None = None,
+    policy: Policy = DEFAULT_POLICY,
+) -> TicketDeadline:
+    """The due time of one clock of a ticket.
+
+    `calendar` is the working calendar of the unit that answers for the clock (the co-unit's
+    for co-unit clocks); natural-time rules ignore it. `completion_days` is the
+    implementation list's period after the district's choice (`Implementation`), and the
+    reply deadline is the stricter (earlier) of it and the response level (SPEC §2.6).
+    `span` overrides the configured length where the summoner or the escalation sets it.
+    """
+    if start.tzinfo is None:
+        raise ValidationFailed(
+            "sla.naive_datetime", "时间必须带时区", "Deadlines need timezone-aware times"
+        )
+    rule = RULES[kind]
+    candidates: list[tuple[Span, str]]
+    if span is not None:
+        candidates = [(span, f"指定时限 {span.describe_zh()}")]
+    elif kind is DeadlineKind.DISPATCH:
+        chosen = policy.dispatch[urgency]
+        candidates = [(chosen, f"派单时限（{urgency.value}）{chosen.describe_zh()}")]
+    elif kind is DeadlineKind.ACCEPTANCE:
+        chosen = policy.acceptance_urgent if _is_urgent(urgency) else policy.acceptance
+        candidates = [(chosen, f"签收时限 {chosen.describe_zh()}")]
+    elif kind is DeadlineKind.CONTACT:
+        hours = contact_hours if contact_hours is not None else DEFAULT_CONTACT_HOURS
+        candidates = [(Span.natural_hours(hours), f"联系时限 {hours}小时")]
+    elif kind is DeadlineKind.REPLY:
+        level, *period = reply_spans(response_level, completion_days)
+        candidates = [(level, f"响应等级 {response_level.value}")]
+        candidates += [(p, f"办结时限 {p.describe_zh()}") for p in period]
+    else:
+        configured = {
+            DeadlineKind.CO_REPORT: policy.co_report,
+            DeadlineKind.CO_REPLY: policy.co_reply,
+            DeadlineKind.LEADER: policy.leader,
+            DeadlineKind.SUPERVISOR: policy.supervisor,
+        }[kind]
+        candidates = [(configured, f"{rule.label_zh} {configured.describe_zh()}")]
+    best: TicketDeadline | None = None
+    for cand_span, basis in candidates:
+        due = add_span(start, cand_span, calendar)
+        if best is None or due.due_at < best.due_at:
+            best = TicketDeadline(
+                kind, rule.responsible, start, due.due_at, cand_span, basis, due.warnings
+            )
+    assert best is not None
+    return best
+
+
+# --- the moves of a clock --------------------------------------------------------------
+
+
+def warn_at(start: datetime, due: datetime, calendar: WorkCalendar, share: float = 0.8) -> datetime:
+    """When the handler is warned: once `share` of the clock's own time has gone."""
+    if not 0 < share < 1:
+        raise ValidationFailed(
+            "sla.bad_warn_share",
+            "预警比例须在0与1之间",
+            "The warning share must be between 0 and 1",
+        )
+    total = calendar.working_seconds_between(start, due)
+    return calendar.add_working_seconds(start, total * share).due_at
+
+
+def time_left(now: datetime, due: datetime, calendar: WorkCalendar) -> float:
+    """Seconds of the clock's own time left at `now`; negative once overdue.
+
+    Kept when a suspension is approved, so that resumption gives back exactly this much.
+    """
+    if now <= due:
+        return calendar.working_seconds_between(now, due)
+    return -calendar.working_seconds_between(due, now)
+
+
+def resume(now: datetime, left: float, calendar: WorkCalendar) -> Deadline:
+    """The new due time when a suspended clock restarts with `left` seconds.
+
+    A clock suspended after it was already overdue stays overdue: due at once, and the card
+    already given for it is not given again (the firing of a deadline is idempotent).
+    """
+    if left <= 0:
+        return Deadline(now)
+    due = calendar.add_working_seconds(now, left)
+    return Deadline(due.due_at, tuple(due.warnings))
+
+
+def extend(due: datetime, days: int, calendar: WorkCalendar) -> Deadline:
+    """An approved extension: the reply deadline moves `days` working days later."""
+    if days <= 0:
+        raise ValidationFailed(
+            "sla.bad_extension",
+            "延期天数须为正数",
+            "An extension must be a positive number of days",
+        )
+    return add_span(due, Span.working_days(days), calendar)
+
+
+def redo_span(original: Span, policy: Policy = DEFAULT_POLICY) -> Span:
+    """The length of a redo after a bad rating (差评重办): shorter than the first time.
+
+    `redo_share` of the original (default half), rounded up to whole working days, at least
+    `redo_min_working_days` but never longer than the original; an hours rule keeps its
+    time base and is simply scaled.
+    """
+    if original.kind is SpanKind.WORKING_DAYS:
+        days = max(math.ceil(original.amount * policy.redo_share), policy.redo_min_working_days)
+        return Span.working_days(min(days, original.amount))
+    return Span(original.kind, original.amount * policy.redo_share)
+
+
+def redo_deadline(
+    original: TicketDeadline,
+    *,
+    start: datetime,
+    calendar: WorkCalendar,
+    policy: Policy = DEFAULT_POLICY,
+) -> TicketDeadline:
+    """A fresh reply deadline from the bad rating `start`, shorter than `original`."""
+    span = redo_span(original.span, policy)
+    due = add_span(start, span, calendar)
+    return TicketDeadline(
+        DeadlineKind.REPLY,
+        Responsible.LEAD_UNIT,
+        start,
+        due.due_at,
+        span,
+        f"差评重办 {span.describe_zh()}（原 {original.span.describe_zh()}）",
+        due.warnings,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnCharge:
+    """Who answers for the time a return (退单) cost the citizen, and how much."""
+
+    charged_to: Responsible
+    unit_id: int | None  # the returning unit when it is charged; None for the centre
+    seconds: float
+    restart_clocks: bool  # whether the next handler's clocks start afresh at re-dispatch
+
+
+def charge_return(
+    *,
+    returning_unit_id: int,
+    dispatched_at: datetime,
+    redispatched_at: datetime,
+    return_upheld: bool,
+    next_unit_id: int,
+    calendar: WorkCalendar,
+) -> ReturnCharge:
+    """The centre's ruling decides who pays for a return.
+
+    Rejected (the unit should have kept it): the working time from the dispatch to the
+    re-dispatch is charged to the returning unit, never to the unit that finally handles
+    it; if the ticket goes back to the same unit its clocks keep their first start, so it
+    gets no fresh time for returning. Upheld (a routing mistake): the centre answers for the
+    natural time and the next unit starts afresh.
+    """
+    if redispatched_at < dispatched_at:
+        raise ValidationFailed(
+            "sla.bad_return_times",
+            "重新派单时间早于派单时间",
+            "The re-dispatch cannot precede the dispatch",
+        )
+    if return_upheld:
+        return ReturnCharge(
+            Responsible.CENTRE, None, (redispatched_at - dispatched_at).total_seconds(), True
+        )
+    seconds = calendar.working_seconds_between(dispatched_at, redispatched_at)
+    return ReturnCharge(
+        Responsible.LEAD_UNIT, returning_unit_id, seconds, next_unit_id != returning_unit_id
+    )
+
+
+# --- cards and escalation --------------------------------------------------------------
+
+
+class Card(StrEnum):
+    YELLOW = "yellow_card"
+    RED = "red_card"
+
+
+@dataclass(frozen=True, slots=True)
+class LadderStep:
+    card: Card
+    card_against: Responsible  # the unit whose deadline passed (the co-unit for its own)
+    escalate_to: Responsible | None
+    next_deadline: DeadlineKind | None
+
+
+def next_step(kind: DeadlineKind, overdue: bool, escalation_level: int) -> LadderStep | None:
+    """What happens when a clock of `kind` passes, `escalation_level` rungs up the ladder.
+
+    Level 0 (the responsible's own deadline): a yellow card against it and escalation to
+    its leader with the leader's deadline. Level 1 (the leader's deadline passed): a red
+    card and escalation to the supervisor (督办) with its deadline. Level 2 and above (the
+    supervisor's deadline passed): another red card; there is no rung higher.
+    """
+    if not overdue:
+        return None
+    if kind in (DeadlineKind.LEADER, DeadlineKind.SUPERVISOR):
+        raise ValidationFailed(
+            "sla.ladder_kind",
+            "请传入原始时限类型与升级层级",
+            "Pass the original deadline kind and the escalation level",
+        )
+    against = RULES[kind].responsible
+    if escalation_level <= 0:
+        return LadderStep(Card.YELLOW, against, Responsible.LEADER, DeadlineKind.LEADER)
+    if escalation_level == 1:
+        return LadderStep(Card.RED, against, Responsible.SUPERVISOR, DeadlineKind.SUPERVISOR)
+    return LadderStep(Card.RED, against, None, None)
