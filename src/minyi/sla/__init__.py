@@ -1,0 +1,1 @@
+"""Service-level agreements: calendars, deadlines, timers and escalation."""

@@ -1,0 +1,1 @@
+"""The business calendar: working days and hours, and deadlines counted on them."""
