@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -357,3 +358,9 @@ def test_the_business_calendar_is_used_through_its_own_duration() -> None:
     )
     expected = business.add(THU_10, calendar.Duration(calendar.DurationKind.WORKING_DAYS, 7)).due_at
     assert d.due_at == expected
+
+
+def test_every_kind_is_in_the_documented_table() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sla-deadlines.md").read_text("utf-8")
+    for kind in DeadlineKind:
+        assert f"| `{kind.value}` |" in doc
