@@ -187,3 +187,11 @@ def test_no_date_ever_raises_even_for_a_calendar_with_no_working_time() -> None:
     assert result.due_at == bj(2030, 1, 1, 1)
     assert "calendar_no_working_time" in result.warnings
     assert CAL.add(bj(2099, 12, 31, 10), days(3)).warnings == (WARNING_YEAR_UNKNOWN,)
+
+
+def test_a_long_deadline_is_counted_to_the_end() -> None:
+    # 1,000 working days is about four years: counted through, not cut off by the guard
+    due = CAL.add(bj(2026, 1, 5, 10), days(1000))
+    assert "calendar_no_working_time" not in due.warnings
+    assert due.due_at.year == 2029
+    assert CAL.add_working_seconds(bj(2026, 1, 5, 9), 1000 * 7.5 * 3600).due_at.year == 2029

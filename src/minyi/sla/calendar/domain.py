@@ -59,8 +59,9 @@ WARNING_TEXTS: dict[str, tuple[str, str]] = {
     ),
 }
 
-# Ten years of days: far beyond any real deadline, a guard against a calendar with no
-# working time at all (every date closed), which must not loop forever.
+# Ten years of days in a row without working time: far beyond any real holiday, a guard
+# against a calendar with no working time at all (every date closed), which must not loop
+# forever. Counted since the last working day, so long deadlines are not cut short.
 _MAX_DAYS = 3660
 
 
@@ -215,13 +216,16 @@ class BusinessCalendar:
         warnings: set[str] = set()
         counted = 0
         d = self._local_date(start)
-        for _ in range(_MAX_DAYS):
+        idle = 0
+        while idle < _MAX_DAYS:
             d += timedelta(days=1)  # the day of receipt never counts
             worked, unknown = self._day(d)
             if unknown:
                 warnings.add(WARNING_YEAR_UNKNOWN)
-            if not worked:
+            if not worked or not self.day_seconds:
+                idle += 1
                 continue
+            idle = 0
             if whole == 0:
                 # Only a fraction: counted from the first moment of the next working day.
                 base = self._intervals(d)[0][0]
@@ -245,7 +249,9 @@ class BusinessCalendar:
         remaining = seconds
         warnings: set[str] = set()
         d = self._local_date(start) - timedelta(days=1)  # a period may start the day before
-        for _ in range(_MAX_DAYS):
+        idle = 0
+        while idle < _MAX_DAYS:
+            idle += 1
             worked, unknown = self._day(d)
             if worked:
                 for lo, hi in self._intervals(d):
@@ -258,6 +264,7 @@ class BusinessCalendar:
                             warnings.add(WARNING_YEAR_UNKNOWN)
                         return Deadline(lo + timedelta(seconds=remaining), tuple(sorted(warnings)))
                     remaining -= span
+                    idle = 0
                     if unknown:
                         warnings.add(WARNING_YEAR_UNKNOWN)
             elif unknown and d >= self._local_date(start):
