@@ -136,13 +136,12 @@ class Gateway:
 
     def answer(self, headers: Any, raw: bytes) -> tuple[int, bytes]:
         body = json.loads(raw)
+        # Taken (and recorded) on arrival, before any delay: a slow gateway has already
+        # accepted the message when the client stops waiting for its answer.
         with self.lock:
             status, delay = self.script.pop(0) if self.script else (self.status, self.delay)
             if 200 <= status < 300 and body["message_id"] in self.accepted_ids:
                 status = 409
-        if delay:
-            time.sleep(delay)
-        with self.lock:
             if 200 <= status < 300:
                 self.accepted_ids.add(body["message_id"])
             self.calls.append(
@@ -153,6 +152,8 @@ class Gateway:
                     answered=status,
                 )
             )
+        if delay:
+            time.sleep(delay)
         provider = f"gw-{body['message_id']}"
         if 200 <= status < 300 or status == 409:
             answer = {"accepted": True, "provider_id": provider}

@@ -1,0 +1,263 @@
+"""Channels against real local servers: an HTTP gateway, an aiosmtpd server, a log file."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from minyi.core.clock import FixedClock
+from minyi.core.config import Settings
+from minyi.notify import service
+from minyi.notify.channels import GatewaySender, SmtpSender, build_senders, close_senders
+from minyi.notify.delivery import DeliveryReport, deliver_channels
+from minyi.notify.domain import Channel
+from minyi.notify.models import InboxItem, OutboxMessage
+from minyi.org.models import User
+from minyi.tickets.models import Ticket
+from tests.factories import World, make_ticket, make_world
+from tests.notify.receiver import Gateway, running_gateway
+
+
+@pytest.fixture()
+def town(session: Session) -> World:
+    return make_world(session)
+
+
+@pytest.fixture()
+def ticket(session: Session, town: World) -> Ticket:
+    return make_ticket(session, town, phone="13812345678")
+
+
+@pytest.fixture()
+def gateway() -> Iterator[Gateway]:
+    with running_gateway() as gw:
+        yield gw
+
+
+def _sms(session: Session, ticket: Ticket, clock: FixedClock) -> OutboxMessage:
+    return service.notify_template(
+        session,
+        channel=Channel.SMS,
+        target=service.requester_target(ticket.id),
+        code="citizen.dispatched",
+        params={"tracking_code": ticket.tracking_code, "unit": "T1区生态环境分局"},
+        event_type="dispatch",
+        ticket_id=ticket.id,
+        now=clock.now(),
+    )
+
+
+def _deliver(session: Session, sender: Any, clock: FixedClock) -> DeliveryReport:
+    return deliver_channels(session, senders={Channel.SMS.value: sender}, now=clock.now())
+
+
+def test_a_failing_gateway_is_retried_after_the_backoff_and_texts_once(
+    session: Session, ticket: Ticket, clock: FixedClock, gateway: Gateway
+) -> None:
+    message = _sms(session, ticket, clock)
+    gateway.script = [(503, 0.0), (429, 0.0)]
+    with GatewaySender(Channel.SMS, gateway.url, "s3cret", trust_env=False) as sms:
+        assert _deliver(session, sms, clock).retrying == 1
+        assert (message.status, message.last_error) == ("pending", "HTTP 503")
+        # nothing is tried before the wait is over
+        clock.advance(timedelta(seconds=29))
+        assert _deliver(session, sms, clock).picked == 0
+        clock.advance(timedelta(seconds=1))
+        assert _deliver(session, sms, clock).retrying == 1  # 429: busy, later
+        clock.advance(timedelta(minutes=2))
+        assert _deliver(session, sms, clock) == DeliveryReport(picked=1, sent=1)
+        clock.advance(timedelta(days=1))
+        assert _deliver(session, sms, clock).picked == 0
+
+    assert (message.status, message.attempts) == ("sent", 3)
+    assert message.provider_id == f"gw-{message.id}"
+    [sent] = gateway.texts_sent
+    assert sent == {
+        "message_id": message.id,
+        "channel": "sms",
+        "to": "13812345678",
+        "template": "citizen.dispatched",
+        "params": {"tracking_code": ticket.tracking_code, "unit": "T1区生态环境分局"},
+        "text": f"【民意】您的诉求（查询码 {ticket.tracking_code}）已转交T1区生态环境分局办理，"
+        "请留意来电。",
+    }
+    assert {c.authorization for c in gateway.calls} == {"Bearer s3cret"}
+    assert {c.idempotency_key for c in gateway.calls} == {str(message.id)}
+    # the number was read at send time: the outbox never held it
+    assert "13812345678" not in str(message.payload)
+
+
+def test_a_slow_gateway_times_out_and_the_retry_is_not_a_second_text(
+    session: Session, ticket: Ticket, clock: FixedClock, gateway: Gateway
+) -> None:
+    message = _sms(session, ticket, clock)
+    # The gateway takes the message but answers after we stopped waiting.
+    gateway.script = [(200, 1.5)]
+    with GatewaySender(Channel.SMS, gateway.url, None, timeout=0.3, trust_env=False) as sms:
+        assert _deliver(session, sms, clock).retrying == 1
+        assert message.last_error is not None and "Timeout" in message.last_error
+        clock.advance(timedelta(seconds=30))
+        assert _deliver(session, sms, clock).sent == 1
+    assert message.status == "sent"
+    # the retry was answered "duplicate": one text reached the citizen
+    assert [c.answered for c in gateway.calls] == [200, 409]
+    assert len(gateway.texts_sent) == 1
+
+
+def test_a_duplicate_answer_marks_the_message_sent_and_it_is_not_resent(
+    session: Session, ticket: Ticket, clock: FixedClock, gateway: Gateway
+) -> None:
+    message = _sms(session, ticket, clock)
+    gateway.status = 409
+    with GatewaySender(Channel.SMS, gateway.url, None, trust_env=False) as sms:
+        assert _deliver(session, sms, clock) == DeliveryReport(picked=1, sent=1)
+        clock.advance(timedelta(days=2))
+        assert _deliver(session, sms, clock).picked == 0
+    assert (message.status, message.attempts, message.provider_id) == (
+        "sent",
+        1,
+        f"gw-{message.id}",
+    )
+    assert len(gateway.calls) == 1
+
+
+def test_a_permanent_refusal_is_dead_at_once_and_never_retried(
+    session: Session, ticket: Ticket, clock: FixedClock, gateway: Gateway
+) -> None:
+    message = _sms(session, ticket, clock)
+    gateway.status = 400
+    with GatewaySender(Channel.SMS, gateway.url, None, trust_env=False) as sms:
+        assert _deliver(session, sms, clock) == DeliveryReport(picked=1, dead=1)
+        clock.advance(timedelta(days=3))
+        assert _deliver(session, sms, clock).picked == 0
+    assert (message.status, message.attempts, message.last_error) == ("dead", 1, "HTTP 400")
+    assert len(gateway.calls) == 1 and gateway.texts_sent == []
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.mails: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        mail = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(mail, EmailMessage)
+        self.mails.append((list(envelope.rcpt_tos), mail))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture()
+def mailbox() -> Iterator[tuple[_Mailbox, int]]:
+    box = _Mailbox()
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+def test_an_overdue_notice_is_mailed_with_its_subject_and_text(
+    session: Session, ticket: Ticket, clock: FixedClock, mailbox: tuple[_Mailbox, int]
+) -> None:
+    box, port = mailbox
+    message = service.notify_template(
+        session,
+        channel=Channel.EMAIL,
+        target=service.email_target("duty@env.example.gov.cn"),
+        code="staff.overdue",
+        params={"tracking_code": ticket.tracking_code, "due": "11月6日 17:00"},
+        event_type="overdue",
+        ticket_id=ticket.id,
+        now=clock.now(),
+    )
+    smtp = SmtpSender("127.0.0.1", port, "minyi@example.gov.cn")
+
+    report = deliver_channels(session, senders={Channel.EMAIL.value: smtp}, now=clock.now())
+
+    assert report == DeliveryReport(picked=1, sent=1)
+    [(recipients, mail)] = box.mails
+    assert recipients == ["duty@env.example.gov.cn"]
+    assert mail["Subject"] == "工单已超期"
+    assert mail["From"] == "minyi@example.gov.cn"
+    assert mail["Message-ID"] == f"<minyi-outbox-{message.id}@minyi>"
+    body = mail.get_content()
+    assert f"超期：工单 {ticket.tracking_code} 应于 11月6日 17:00 办结" in body
+    assert message.status == "sent"
+
+
+def test_an_unreachable_mail_server_is_retried(
+    session: Session, ticket: Ticket, clock: FixedClock
+) -> None:
+    message = service.notify_template(
+        session,
+        channel=Channel.EMAIL,
+        target=service.email_target("duty@env.example.gov.cn"),
+        code="staff.warning",
+        params={"tracking_code": ticket.tracking_code, "due": "11月6日"},
+        event_type="warning",
+        ticket_id=ticket.id,
+        now=clock.now(),
+    )
+    smtp = SmtpSender("127.0.0.1", _free_port(), "minyi@example.gov.cn", timeout=2)
+    report = deliver_channels(session, senders={Channel.EMAIL.value: smtp}, now=clock.now())
+    assert report.retrying == 1 and message.status == "pending"
+
+
+def test_the_log_channel_writes_a_line_and_fills_the_units_inboxes(
+    session: Session, town: World, ticket: Ticket, clock: FixedClock, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "notify.log"
+    settings = Settings(notify_log_path=log_path)  # no gateway, no SMTP: all to the log
+    warning = service.notify_template(
+        session,
+        channel=Channel.LOG,
+        target=service.unit_target(town.bureau.id),
+        code="staff.warning",
+        params={"tracking_code": ticket.tracking_code, "due": "11月6日 17:00"},
+        event_type="warning",
+        ticket_id=ticket.id,
+        now=clock.now(),
+    )
+    sms = _sms(session, ticket, clock)  # no SMS gateway configured: logged instead
+    senders = build_senders(session, settings, now=clock.now())
+    try:
+        report = deliver_channels(session, senders=senders, now=clock.now())
+    finally:
+        close_senders(senders)
+
+    assert report == DeliveryReport(picked=2, sent=2)
+    lines = log_path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    assert f"message={warning.id}" in lines[0] and "channel=log" in lines[0]
+    assert f"target=unit:{town.bureau.id}" in lines[0] and "template=staff.warning" in lines[0]
+    assert f"message={sms.id}" in lines[1] and "channel=sms" in lines[1]
+    # no personal data, nor the text, in the log
+    assert "13812345678" not in log_path.read_text(encoding="utf-8")
+    assert "超期" not in lines[0] and "预警" not in lines[0]
+
+    inboxes = session.execute(
+        select(User.username, InboxItem.text)
+        .join(InboxItem, InboxItem.user_id == User.id)
+        .where(InboxItem.outbox_id == warning.id)
+        .order_by(User.username)
+    ).all()
+    expected = f"预警：工单 {ticket.tracking_code} 将于 11月6日 17:00 到期，请尽快办理。"
+    assert [tuple(row) for row in inboxes] == [("handler", expected), ("leader", expected)]
