@@ -10,22 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from minyi.catalogue.domain import ResponseLevel
 from minyi.core.errors import ValidationFailed
+from minyi.sla.calendar.domain import Deadline, Duration, DurationKind, default_calendar
 from minyi.sla.deadlines import (
     NATURAL_TIME,
     RULES,
     Card,
-    Deadline,
     DeadlineKind,
     Policy,
     Responsible,
-    Span,
-    SpanKind,
     TimeBase,
     calendar_for,
     charge_return,
@@ -37,6 +34,7 @@ from minyi.sla.deadlines import (
     resume,
     time_left,
     warn_at,
+    working_days,
 )
 from minyi.triage.urgency import UrgencyLevel
 
@@ -57,13 +55,14 @@ class SimpleCalendar:
             datetime(d.year, d.month, d.day, CLOSE_H, tzinfo=UTC),
         )
 
-    def add(self, start: datetime, duration: Any, /) -> Deadline:
-        assert duration.kind == SpanKind.WORKING_DAYS
+    def add(self, start: datetime, duration: Duration, /) -> Deadline:
+        if duration.kind is not DurationKind.WORKING_DAYS:
+            return self.add_working_seconds(start, duration.amount * 3600)
         d, counted = start.date(), 0
         while counted < duration.amount:
             d += timedelta(days=1)
             counted += self.is_working_day(d)
-        return Deadline(self._window(d)[1])
+        return Deadline(self._window(d)[1], ())
 
     def add_working_seconds(self, start: datetime, seconds: float, /) -> Deadline:
         d, left = start.date(), seconds
@@ -73,7 +72,7 @@ class SimpleCalendar:
                 lo = max(lo, start)
                 if hi > lo:
                     if left <= (hi - lo).total_seconds():
-                        return Deadline(lo + timedelta(seconds=left))
+                        return Deadline(lo + timedelta(seconds=left), ())
                     left -= (hi - lo).total_seconds()
             d += timedelta(days=1)
 
@@ -157,7 +156,7 @@ def test_reply_takes_the_stricter_of_level_and_completion_period() -> None:
         completion_days=3,
     )
     assert d.due_at == datetime(2026, 10, 13, 17, 0, tzinfo=UTC)
-    assert d.span == Span.working_days(3)
+    assert d.span == working_days(3)
     assert "办结时限" in d.basis
     # a 24 h level is stricter than a 3-day period
     d = deadline_for(
@@ -191,7 +190,7 @@ def test_co_unit_deadlines_are_charged_to_the_co_unit_on_its_own_calendar() -> N
     reply = deadline_for(DeadlineKind.CO_REPLY, start=THU_10, calendar=co_cal)
     assert reply.due_at == datetime(2026, 10, 14, 17, 0, tzinfo=UTC)  # 9th is its holiday
     summoned = deadline_for(
-        DeadlineKind.CO_REPLY, start=THU_10, calendar=co_cal, span=Span.working_days(1)
+        DeadlineKind.CO_REPLY, start=THU_10, calendar=co_cal, span=working_days(1)
     )
     assert summoned.due_at == datetime(2026, 10, 12, 17, 0, tzinfo=UTC)
     step = next_step(DeadlineKind.CO_REPLY, True, 0)
@@ -253,14 +252,14 @@ def test_extension_moves_the_reply_deadline_by_working_days() -> None:
 @pytest.mark.parametrize(
     ("original", "redo"),
     [
-        (Span.working_days(15), Span.working_days(8)),
-        (Span.working_days(7), Span.working_days(4)),
-        (Span.working_days(1), Span.working_days(1)),
-        (Span.natural_hours(24), Span.natural_hours(12)),
+        (working_days(15), working_days(8)),
+        (working_days(7), working_days(4)),
+        (working_days(1), working_days(1)),
+        (Duration(DurationKind.NATURAL, 24), Duration(DurationKind.NATURAL, 12)),
     ],
     ids=["15d", "7d", "1d-floor", "24h"],
 )
-def test_redo_gets_a_shorter_span(original: Span, redo: Span) -> None:
+def test_redo_gets_a_shorter_span(original: Duration, redo: Duration) -> None:
     assert redo_span(original) == redo
 
 
@@ -276,7 +275,7 @@ def test_redo_deadline_is_fresh_from_the_bad_rating_and_configurable() -> None:
     strict = redo_deadline(
         first, start=rated_bad, calendar=CAL, policy=Policy(redo_share=0.1, redo_min_working_days=2)
     )
-    assert strict.span == Span.working_days(2)
+    assert strict.span == working_days(2)
 
 
 def test_a_rejected_return_is_charged_to_the_returning_unit() -> None:
@@ -350,14 +349,13 @@ def test_ladder_yellow_then_leader_then_red_then_supervisor() -> None:
     assert late_acceptance is not None and late_acceptance.card is Card.YELLOW
 
 
-def test_the_business_calendar_is_used_through_its_own_duration() -> None:
-    calendar = pytest.importorskip("minyi.sla.calendar.domain")
-    business = calendar.default_calendar()
+def test_the_business_calendar_plugs_in() -> None:
+    business = default_calendar()
     d = deadline_for(
         DeadlineKind.REPLY, start=THU_10, calendar=business, response_level=ResponseLevel.D7
     )
-    expected = business.add(THU_10, calendar.Duration(calendar.DurationKind.WORKING_DAYS, 7)).due_at
-    assert d.due_at == expected
+    assert d.due_at == business.add(THU_10, working_days(7)).due_at
+    assert business.is_working_day(d.due_at.date())
 
 
 def test_every_kind_is_in_the_documented_table() -> None:

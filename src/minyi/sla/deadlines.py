@@ -18,126 +18,66 @@ tests can hand in a simple one. `NATURAL_TIME` is the calendar of the centres.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from minyi.catalogue.domain import DEFAULT_CONTACT_HOURS, ResponseLevel
 from minyi.core.errors import ValidationFailed
+from minyi.sla.calendar.domain import Deadline, Duration, DurationKind, natural_calendar
 from minyi.triage.urgency import UrgencyLevel
 
 
-class Due(Protocol):
-    @property
-    def due_at(self) -> datetime: ...
-
-    @property
-    def warnings(self) -> tuple[str, ...]: ...
-
-
 class WorkCalendar(Protocol):
-    """What these rules need of a calendar (the business calendar's own methods)."""
+    """What these rules need of a calendar: `BusinessCalendar`'s own methods."""
 
-    def add(self, start: datetime, duration: Any, /) -> Due: ...
+    def add(self, start: datetime, duration: Duration, /) -> Deadline: ...
 
     def working_seconds_between(self, a: datetime, b: datetime, /) -> float: ...
 
-    def add_working_seconds(self, start: datetime, seconds: float, /) -> Due: ...
+    def add_working_seconds(self, start: datetime, seconds: float, /) -> Deadline: ...
 
     def is_working_day(self, d: date, /) -> bool: ...
 
 
-class SpanKind(StrEnum):
-    """The same values as the calendar's `DurationKind`."""
-
-    NATURAL = "natural"
-    WORKING_HOURS = "working_hours"
-    WORKING_DAYS = "working_days"
+# The calendar of the hotline and the dispatch centres: every second counts.
+NATURAL_TIME: WorkCalendar = natural_calendar()
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A length of time as a rule states it: hours (natural or working) or working days."""
-
-    kind: SpanKind
-    amount: float
-
-    @staticmethod
-    def natural_hours(hours: float) -> Span:
-        return Span(SpanKind.NATURAL, hours)
-
-    @staticmethod
-    def working_hours(hours: float) -> Span:
-        return Span(SpanKind.WORKING_HOURS, hours)
-
-    @staticmethod
-    def working_days(days: float) -> Span:
-        return Span(SpanKind.WORKING_DAYS, days)
-
-    def describe_zh(self) -> str:
-        amount = f"{self.amount:g}"
-        return {
-            SpanKind.NATURAL: f"{amount}小时（自然时间）",
-            SpanKind.WORKING_HOURS: f"{amount}个工作小时",
-            SpanKind.WORKING_DAYS: f"{amount}个工作日",
-        }[self.kind]
+def natural_hours(hours: float) -> Duration:
+    return Duration(DurationKind.NATURAL, hours)
 
 
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    due_at: datetime
-    warnings: tuple[str, ...] = ()
+def working_hours(hours: float) -> Duration:
+    return Duration(DurationKind.WORKING_HOURS, hours)
 
 
-class NaturalTime:
-    """The calendar of the hotline and the dispatch centres: every second counts."""
-
-    def add(self, start: datetime, duration: Any, /) -> Deadline:
-        hours = float(duration.amount) * (24 if duration.kind == SpanKind.WORKING_DAYS else 1)
-        return Deadline(start + timedelta(hours=hours))
-
-    def working_seconds_between(self, a: datetime, b: datetime, /) -> float:
-        return (b - a).total_seconds()
-
-    def add_working_seconds(self, start: datetime, seconds: float, /) -> Deadline:
-        return Deadline(start + timedelta(seconds=seconds))
-
-    def is_working_day(self, d: date, /) -> bool:
-        return True
+def working_days(days: float) -> Duration:
+    return Duration(DurationKind.WORKING_DAYS, days)
 
 
-NATURAL_TIME = NaturalTime()
+def describe_zh(span: Duration) -> str:
+    amount = f"{span.amount:g}"
+    return {
+        DurationKind.NATURAL: f"{amount}小时（自然时间）",
+        DurationKind.WORKING_HOURS: f"{amount}个工作小时",
+        DurationKind.WORKING_DAYS: f"{amount}个工作日",
+    }[span.kind]
 
 
-def _duration(span: Span) -> Any:
-    """The calendar's own `Duration` for a span (its `add` may compare kinds by identity).
-
-    Looked up at run time so that these rules stay importable and testable without the
-    calendar module; a plain `Span` (same field names, same string values) otherwise.
-    """
-    try:
-        module = importlib.import_module("minyi.sla.calendar.domain")
-        return module.Duration(module.DurationKind(span.kind.value), span.amount)
-    except (ImportError, AttributeError):
-        return span
-
-
-def add_span(start: datetime, span: Span, calendar: WorkCalendar) -> Deadline:
+def add_span(start: datetime, span: Duration, calendar: WorkCalendar) -> Deadline:
     """`start` plus `span`: natural hours on the wall clock, working time on `calendar`."""
     if span.amount < 0:
         raise ValidationFailed(
             "sla.negative_span", "时限不能为负数", "A deadline span cannot be negative"
         )
-    if span.kind is SpanKind.NATURAL:
-        return Deadline(start + timedelta(hours=span.amount))
-    if span.kind is SpanKind.WORKING_HOURS:
-        due = calendar.add_working_seconds(start, span.amount * 3600)
-    else:
-        due = calendar.add(start, _duration(span))
+    if span.kind is DurationKind.NATURAL:
+        # Whatever the unit's calendar, a natural-hours rule runs on the wall clock.
+        return Deadline(start + timedelta(hours=span.amount), ())
+    due = calendar.add(start, span)
     return Deadline(due.due_at, tuple(due.warnings))
 
 
@@ -251,32 +191,32 @@ RULES: Mapping[DeadlineKind, DeadlineRule] = {
 
 # Defaults of `Policy` (frozen values, shared safely). The co-unit and escalation lengths
 # are this project's choice, not the regulation's: the summoner and the admin may set them.
-_ACCEPTANCE = Span.working_hours(2)
-_HALF_HOUR = Span.natural_hours(0.5)
-_CO_REPORT = Span.working_hours(4)
-_CO_REPLY = Span.working_days(3)
-_LEADER = Span.working_days(1)
-_SUPERVISOR = Span.working_days(3)
+_ACCEPTANCE = working_hours(2)
+_HALF_HOUR = natural_hours(0.5)
+_CO_REPORT = working_hours(4)
+_CO_REPLY = working_days(3)
+_LEADER = working_days(1)
+_SUPERVISOR = working_days(3)
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
     """The configurable parts of the rules; the defaults are the regulation's values."""
 
-    dispatch: Mapping[UrgencyLevel, Span] = field(
+    dispatch: Mapping[UrgencyLevel, Duration] = field(
         default_factory=lambda: {
             UrgencyLevel.EMERGENCY: _HALF_HOUR,  # also handed over to 110/119/120
             UrgencyLevel.URGENT: _HALF_HOUR,
-            UrgencyLevel.FAST: Span.natural_hours(2),
-            UrgencyLevel.ORDINARY: Span.natural_hours(8),
+            UrgencyLevel.FAST: natural_hours(2),
+            UrgencyLevel.ORDINARY: natural_hours(8),
         }
     )
-    acceptance: Span = _ACCEPTANCE
-    acceptance_urgent: Span = _HALF_HOUR
-    co_report: Span = _CO_REPORT
-    co_reply: Span = _CO_REPLY
-    leader: Span = _LEADER
-    supervisor: Span = _SUPERVISOR
+    acceptance: Duration = _ACCEPTANCE
+    acceptance_urgent: Duration = _HALF_HOUR
+    co_report: Duration = _CO_REPORT
+    co_reply: Duration = _CO_REPLY
+    leader: Duration = _LEADER
+    supervisor: Duration = _SUPERVISOR
     warn_share: float = 0.8
     redo_share: float = 0.5
     redo_min_working_days: int = 1
@@ -293,13 +233,15 @@ class TicketDeadline:
     responsible: Responsible
     start: datetime
     due_at: datetime
-    span: Span
+    span: Duration
     basis: str  # shown to staff: which rule set this length
     warnings: tuple[str, ...] = ()
 
     @property
     def time_base(self) -> TimeBase:
-        return TimeBase.NATURAL if self.span.kind is SpanKind.NATURAL else TimeBase.UNIT_CALENDAR
+        return (
+            TimeBase.NATURAL if self.span.kind is DurationKind.NATURAL else TimeBase.UNIT_CALENDAR
+        )
 
 
 def calendar_for(deadline: TicketDeadline, unit_calendar: WorkCalendar) -> WorkCalendar:
@@ -312,14 +254,14 @@ def _is_urgent(urgency: UrgencyLevel) -> bool:
     return urgency in (UrgencyLevel.URGENT, UrgencyLevel.EMERGENCY)
 
 
-def reply_spans(response_level: ResponseLevel, completion_days: int | None) -> list[Span]:
+def reply_spans(response_level: ResponseLevel, completion_days: int | None) -> list[Duration]:
     spans = [
-        Span.natural_hours(response_level.hours)
+        natural_hours(response_level.hours)
         if response_level.hours is not None
-        else Span.working_days(response_level.working_days or 15)
+        else working_days(response_level.working_days or 15)
     ]
     if completion_days is not None:
-        spans.append(Span.working_days(completion_days))
+        spans.append(working_days(completion_days))
     return spans
 
 
@@ -332,7 +274,7 @@ def deadline_for(
     response_level: ResponseLevel = ResponseLevel.D15,
     completion_days: int | None = None,
     contact_hours: int | None = None,
-    span: Span | None = None,
+    span: Duration | None = None,
     policy: Policy = DEFAULT_POLICY,
 ) -> TicketDeadline:
     """The due time of one clock of a ticket.
@@ -348,22 +290,22 @@ def deadline_for(
             "sla.naive_datetime", "时间必须带时区", "Deadlines need timezone-aware times"
         )
     rule = RULES[kind]
-    candidates: list[tuple[Span, str]]
+    candidates: list[tuple[Duration, str]]
     if span is not None:
-        candidates = [(span, f"指定时限 {span.describe_zh()}")]
+        candidates = [(span, f"指定时限 {describe_zh(span)}")]
     elif kind is DeadlineKind.DISPATCH:
         chosen = policy.dispatch[urgency]
-        candidates = [(chosen, f"派单时限（{urgency.value}）{chosen.describe_zh()}")]
+        candidates = [(chosen, f"派单时限（{urgency.value}）{describe_zh(chosen)}")]
     elif kind is DeadlineKind.ACCEPTANCE:
         chosen = policy.acceptance_urgent if _is_urgent(urgency) else policy.acceptance
-        candidates = [(chosen, f"签收时限 {chosen.describe_zh()}")]
+        candidates = [(chosen, f"签收时限 {describe_zh(chosen)}")]
     elif kind is DeadlineKind.CONTACT:
         hours = contact_hours if contact_hours is not None else DEFAULT_CONTACT_HOURS
-        candidates = [(Span.natural_hours(hours), f"联系时限 {hours}小时")]
+        candidates = [(natural_hours(hours), f"联系时限 {hours}小时")]
     elif kind is DeadlineKind.REPLY:
         level, *period = reply_spans(response_level, completion_days)
         candidates = [(level, f"响应等级 {response_level.value}")]
-        candidates += [(p, f"办结时限 {p.describe_zh()}") for p in period]
+        candidates += [(p, f"办结时限 {describe_zh(p)}") for p in period]
     else:
         configured = {
             DeadlineKind.CO_REPORT: policy.co_report,
@@ -371,7 +313,7 @@ def deadline_for(
             DeadlineKind.LEADER: policy.leader,
             DeadlineKind.SUPERVISOR: policy.supervisor,
         }[kind]
-        candidates = [(configured, f"{rule.label_zh} {configured.describe_zh()}")]
+        candidates = [(configured, f"{rule.label_zh} {describe_zh(configured)}")]
     best: TicketDeadline | None = None
     for cand_span, basis in candidates:
         due = add_span(start, cand_span, calendar)
@@ -415,7 +357,7 @@ def resume(now: datetime, left: float, calendar: WorkCalendar) -> Deadline:
     already given for it is not given again (the firing of a deadline is idempotent).
     """
     if left <= 0:
-        return Deadline(now)
+        return Deadline(now, ())
     due = calendar.add_working_seconds(now, left)
     return Deadline(due.due_at, tuple(due.warnings))
 
@@ -428,20 +370,20 @@ def extend(due: datetime, days: int, calendar: WorkCalendar) -> Deadline:
             "延期天数须为正数",
             "An extension must be a positive number of days",
         )
-    return add_span(due, Span.working_days(days), calendar)
+    return add_span(due, working_days(days), calendar)
 
 
-def redo_span(original: Span, policy: Policy = DEFAULT_POLICY) -> Span:
+def redo_span(original: Duration, policy: Policy = DEFAULT_POLICY) -> Duration:
     """The length of a redo after a bad rating (差评重办): shorter than the first time.
 
     `redo_share` of the original (default half), rounded up to whole working days, at least
     `redo_min_working_days` but never longer than the original; an hours rule keeps its
     time base and is simply scaled.
     """
-    if original.kind is SpanKind.WORKING_DAYS:
+    if original.kind is DurationKind.WORKING_DAYS:
         days = max(math.ceil(original.amount * policy.redo_share), policy.redo_min_working_days)
-        return Span.working_days(min(days, original.amount))
-    return Span(original.kind, original.amount * policy.redo_share)
+        return working_days(min(days, original.amount))
+    return Duration(original.kind, original.amount * policy.redo_share)
 
 
 def redo_deadline(
@@ -460,7 +402,7 @@ def redo_deadline(
         start,
         due.due_at,
         span,
-        f"差评重办 {span.describe_zh()}（原 {original.span.describe_zh()}）",
+        f"差评重办 {describe_zh(span)}（原 {describe_zh(original.span)}）",
         due.warnings,
     )
 
