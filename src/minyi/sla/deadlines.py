@@ -201,7 +201,7 @@ _SUPERVISOR = working_days(3)
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The configurable parts of the rules; the defaults are the regulation's values."""
+    """The configurable parts of the rules (defaults: the regulation's values where it has one)."""
 
     dispatch: Mapping[UrgencyLevel, Duration] = field(
         default_factory=lambda: {
