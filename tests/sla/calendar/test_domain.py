@@ -105,6 +105,7 @@ def test_a_15_day_deadline_into_2027_without_data_counts_weekends_only_and_warns
     assert due.warnings == (WARNING_YEAR_UNKNOWN,)
     assert CAL.is_working_day(date(2027, 1, 1))  # a guess, never an exception
     assert not CAL.year_known(2027)
+    assert CAL.unknown_years(2025, 2028) == (2027, 2028)
     assert CAL.year_known(2026)
     # no warning for a deadline that stays inside a known year
     assert CAL.add(bj(2026, 12, 1, 10), days(5)).warnings == ()

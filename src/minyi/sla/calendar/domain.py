@@ -183,6 +183,10 @@ class BusinessCalendar:
         """Whether holidays are known for `year` (package data or admin entries)."""
         return self.natural or year in _PACKAGE_YEARS or self.overrides.knows_year(year)
 
+    def unknown_years(self, first: int, last: int) -> tuple[int, ...]:
+        """The years in `first..last` counted weekends-only: what admins must enter."""
+        return tuple(y for y in range(first, last + 1) if not self.year_known(y))
+
     def _intervals(self, d: date) -> list[tuple[datetime, datetime]]:
         midnight = datetime.combine(d, time(0), tzinfo=self.tz)
         return [

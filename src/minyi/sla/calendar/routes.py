@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from minyi.core.clock import CHINA_TZ
 from minyi.core.deps import ClockDep, SessionDep
 from minyi.core.errors import ValidationFailed
 from minyi.org.auth import AdminUser, require_roles
@@ -29,10 +30,17 @@ StaffUser = Annotated[User, Depends(require_roles(*(r for r in Role if r is not 
 
 @router.get("/days", response_model=CalendarDayList)
 def list_days(
-    session: SessionDep, _: AdminUser, year: int | None = Query(default=None, ge=1900, le=9999)
+    session: SessionDep,
+    _: AdminUser,
+    clock: ClockDep,
+    year: int | None = Query(default=None, ge=1900, le=9999),
 ) -> CalendarDayList:
     rows = service.list_days(session, year=year)
-    return CalendarDayList(items=[CalendarDayRead.model_validate(r) for r in rows])
+    this_year = clock.now().astimezone(CHINA_TZ).year
+    return CalendarDayList(
+        items=[CalendarDayRead.model_validate(r) for r in rows],
+        unknown_years=list(service.get_calendar(session).unknown_years(this_year, this_year + 1)),
+    )
 
 
 @router.post("/days", response_model=CalendarDayRead, status_code=201)

@@ -28,6 +28,9 @@ class CalendarDayRead(BaseModel):
 
 class CalendarDayList(BaseModel):
     items: list[CalendarDayRead]
+    # This year and next with neither official data nor admin entries: deadlines there
+    # count weekends only (and say so) until an admin enters the year's arrangement.
+    unknown_years: list[int]
 
 
 class CalendarWarning(BaseModel):
