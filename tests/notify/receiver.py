@@ -126,7 +126,10 @@ class Gateway:
     script: list[tuple[int, float]] = field(default_factory=list)
     calls: list[GatewayCall] = field(default_factory=list)
     accepted_ids: set[int] = field(default_factory=set)
+    # When set, the first `parties` requests wait here until all of them are in flight.
+    rendezvous: threading.Barrier | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _arrived: int = 0
 
     @property
     def texts_sent(self) -> list[dict[str, Any]]:
@@ -152,6 +155,10 @@ class Gateway:
                     answered=status,
                 )
             )
+            self._arrived += 1
+            meets = self.rendezvous is not None and self._arrived <= self.rendezvous.parties
+        if meets and self.rendezvous is not None:
+            self.rendezvous.wait()
         if delay:
             time.sleep(delay)
         provider = f"gw-{body['message_id']}"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from minyi.core.clock import FixedClock
@@ -22,6 +24,8 @@ from minyi.notify.channels import GatewaySender, SmtpSender, build_senders, clos
 from minyi.notify.delivery import DeliveryReport, deliver_channels
 from minyi.notify.domain import Channel
 from minyi.notify.models import InboxItem, OutboxMessage
+from minyi.org import service as org
+from minyi.org.domain import AreaLevel, Role, UnitKind
 from minyi.org.models import User
 from minyi.tickets.models import Ticket
 from tests.factories import World, make_ticket, make_world
@@ -261,3 +265,97 @@ def test_the_log_channel_writes_a_line_and_fills_the_units_inboxes(
     ).all()
     expected = f"预警：工单 {ticket.tracking_code} 将于 11月6日 17:00 到期，请尽快办理。"
     assert [tuple(row) for row in inboxes] == [("handler", expected), ("leader", expected)]
+
+
+def test_wechat_goes_to_its_own_gateway_while_sms_without_one_is_logged(
+    session: Session, ticket: Ticket, clock: FixedClock, gateway: Gateway, tmp_path: Path
+) -> None:
+    settings = Settings(
+        wechat_gateway_url=gateway.url,
+        wechat_gateway_token="wx",
+        notify_log_path=tmp_path / "notify.log",
+    )
+    wechat = service.notify_template(
+        session,
+        channel=Channel.WECHAT,
+        target=service.requester_target(ticket.id),
+        code="citizen.received",
+        params={"tracking_code": ticket.tracking_code},
+        event_type="received",
+        ticket_id=ticket.id,
+        now=clock.now(),
+    )
+    sms = _sms(session, ticket, clock)
+    senders = build_senders(session, settings, now=clock.now(), trust_env=False)
+    try:
+        assert deliver_channels(session, senders=senders, now=clock.now()).sent == 2
+    finally:
+        close_senders(senders)
+    [call] = gateway.calls
+    assert call.body["channel"] == "wechat" and call.body["message_id"] == wechat.id
+    assert call.authorization == "Bearer wx"
+    assert sms.provider_id == f"log:{sms.id}"
+    assert f"message={sms.id}" in (tmp_path / "notify.log").read_text(encoding="utf-8")
+
+
+def test_two_workers_at_once_text_each_citizen_exactly_once(
+    scratch_db: tuple[Engine, str], gateway: Gateway
+) -> None:
+    engine, _ = scratch_db
+    if engine.dialect.name != "postgresql":
+        pytest.skip(
+            "SQLite serialises writers: a second worker waits for the first's lock, "
+            "so there is no concurrency to test"
+        )
+    now = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    count = 20
+    with Session(engine) as setup:
+        area = org.create_area(setup, code="W", name="并发市", level=AreaLevel.CITY)
+        unit = org.create_unit(
+            setup, code="W", name="并发局", kind=UnitKind.CITY_DEPARTMENT, area=area
+        )
+        user = org.create_user(
+            setup,
+            username="duty",
+            display_name="值班",
+            password="pw-123456789",
+            role=Role.HANDLER,
+            unit=unit,
+            phone="13900001111",
+        )
+        for n in range(count):
+            service.notify_template(
+                setup,
+                channel=Channel.SMS,
+                target=service.user_target(user.id),
+                code="staff.warning",
+                params={"tracking_code": f"W{n:04d}", "due": "11月6日"},
+                event_type="warning",
+                ticket_id=None,
+                now=now,
+            )
+        setup.commit()
+    # The workers' first requests wait for each other: had the second worker blocked on
+    # the first one's rows instead of skipping them, the rendezvous would break.
+    gateway.rendezvous = threading.Barrier(2, timeout=10)
+    start = threading.Barrier(2, timeout=10)
+
+    def worker() -> int:
+        sent = 0
+        with GatewaySender(Channel.SMS, gateway.url, None, timeout=15, trust_env=False) as sms:
+            start.wait()
+            while True:
+                with Session(engine) as s:
+                    report = deliver_channels(s, senders={"sms": sms}, now=now, limit=5)
+                    s.commit()
+                if report.picked == 0:
+                    return sent
+                sent += report.sent
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = [f.result() for f in [pool.submit(worker), pool.submit(worker)]]
+
+    ids = [c.body["message_id"] for c in gateway.calls]
+    assert len(ids) == count and len(set(ids)) == count
+    assert all(c.answered == 200 and c.body["to"] == "13900001111" for c in gateway.calls)
+    assert sum(results) == count and all(sent > 0 for sent in results)
