@@ -21,7 +21,7 @@ from minyi.core.clock import FixedClock
 from minyi.core.config import Settings
 from minyi.notify import service
 from minyi.notify.channels import GatewaySender, SmtpSender, build_senders, close_senders
-from minyi.notify.delivery import DeliveryReport, deliver_channels
+from minyi.notify.delivery import DeliveryReport, deliver_channels, deliver_once
 from minyi.notify.domain import Channel
 from minyi.notify.models import InboxItem, OutboxMessage
 from minyi.org import service as org
@@ -359,3 +359,26 @@ def test_two_workers_at_once_text_each_citizen_exactly_once(
     assert len(ids) == count and len(set(ids)) == count
     assert all(c.answered == 200 and c.body["to"] == "13900001111" for c in gateway.calls)
     assert sum(results) == count and all(sent > 0 for sent in results)
+
+
+def test_one_worker_pass_sends_every_channel_by_the_settings(
+    session: Session, town: World, ticket: Ticket, clock: FixedClock, tmp_path: Path
+) -> None:
+    # A message queued the old way, with a plain text, still reaches the unit's inboxes.
+    service.notify_unit(
+        session,
+        unit_id=town.bureau.id,
+        ticket_id=ticket.id,
+        event_type="chase",
+        text="群众催办，请尽快处理",
+        now=clock.now(),
+    )
+    sms = _sms(session, ticket, clock)
+    settings = Settings(notify_log_path=tmp_path / "notify.log")
+
+    report = deliver_once(session, settings, now=clock.now(), trust_env=False)
+
+    assert report == DeliveryReport(picked=2, sent=2)
+    assert sms.status == "sent"
+    texts = session.scalars(select(InboxItem.text).where(InboxItem.event_type == "chase")).all()
+    assert list(texts) == ["群众催办，请尽快处理", "群众催办，请尽快处理"]  # handler, leader

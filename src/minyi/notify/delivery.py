@@ -30,7 +30,15 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from minyi.notify.channels import Outcome, Sender, SendResult, resolve
+from minyi.core.config import Settings
+from minyi.notify.channels import (
+    Outcome,
+    Sender,
+    SendResult,
+    build_senders,
+    close_senders,
+    resolve,
+)
 from minyi.notify.domain import (
     DEFAULT_MAX_ATTEMPTS,
     Channel,
@@ -341,3 +349,25 @@ def deliver_all_due(
         retrying=hooks.retrying + rest.retrying,
         dead=hooks.dead + rest.dead,
     )
+
+
+def deliver_once(
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime,
+    limit: int = 100,
+    trust_env: bool = True,
+) -> DeliveryReport:
+    """One pass of the notification worker over every channel, configured by `settings`.
+
+    Call it every few seconds from a scheduler, committing after each call.
+    """
+    senders = build_senders(session, settings, now=now, trust_env=trust_env)
+    try:
+        with HttpxTransport(trust_env=trust_env) as transport:
+            return deliver_all_due(
+                session, transport=transport, senders=senders, now=now, limit=limit
+            )
+    finally:
+        close_senders(senders)
