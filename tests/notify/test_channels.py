@@ -382,3 +382,27 @@ def test_one_worker_pass_sends_every_channel_by_the_settings(
     assert sms.status == "sent"
     texts = session.scalars(select(InboxItem.text).where(InboxItem.event_type == "chase")).all()
     assert list(texts) == ["群众催办，请尽快处理", "群众催办，请尽快处理"]  # handler, leader
+
+
+def test_a_unit_is_texted_on_its_duty_phone(
+    session: Session, town: World, ticket: Ticket, clock: FixedClock, gateway: Gateway
+) -> None:
+    town.bureau.phone = "13700002222"
+    session.flush()
+    service.notify_template(
+        session,
+        channel=Channel.SMS,
+        target=service.unit_target(town.bureau.id),
+        code="staff.escalation",
+        params={"tracking_code": ticket.tracking_code, "level": "区督办", "reason": "超期两天"},
+        event_type="escalation",
+        ticket_id=ticket.id,
+        now=clock.now(),
+    )
+    with GatewaySender(Channel.SMS, gateway.url, None, trust_env=False) as sms:
+        assert _deliver(session, sms, clock).sent == 1
+    [call] = gateway.calls
+    assert call.body["to"] == "13700002222"
+    assert (
+        call.body["text"] == f"督办：工单 {ticket.tracking_code} 已升级至区督办，原因：超期两天。"
+    )

@@ -47,7 +47,7 @@ from minyi.intake.models import Requester
 from minyi.notify import inbox
 from minyi.notify.domain import Channel
 from minyi.notify.models import OutboxMessage
-from minyi.org.models import User
+from minyi.org.models import Unit, User
 from minyi.tickets.models import Ticket
 
 GATEWAY_TIMEOUT_SECONDS = 5.0
@@ -116,8 +116,8 @@ def _unit_users(session: Session, unit_id: int) -> list[User]:
 def resolve(session: Session, message: OutboxMessage) -> Outgoing:
     """Who `message` goes to: its address on its channel and the inboxes it lands in.
 
-    Targets: `unit:<id>` (the unit's active users), `user:<id>`, `ticket:<id>:requester`
-    and `mailto:<address>` (e-mail only).
+    Targets: `unit:<id>` (the unit's duty phone; its active users' inboxes), `user:<id>`,
+    `ticket:<id>:requester` (the requester's mobile; no inbox) and `mailto:<address>`.
     """
     payload: Mapping[str, Any] = message.payload or {}
     target = message.target
@@ -126,18 +126,17 @@ def resolve(session: Session, message: OutboxMessage) -> Outgoing:
     kind, _, rest = target.partition(":")
     if kind == "unit" and rest.isdigit():
         users = _unit_users(session, int(rest))
-        to = next((u.phone for u in users if u.phone), None)
+        # A unit is texted on its duty phone, not on whichever member's comes first.
+        unit = session.get(Unit, int(rest))
+        to = unit.phone if unit is not None else None
     elif kind == "user" and rest.isdigit():
         user = session.get(User, int(rest))
         users = [user] if user is not None and user.active else []
         to = user.phone if user is not None else None
     elif kind == "ticket" and rest.endswith(":requester"):
+        # A citizen has no in-app inbox (that is the staff's); only the number is needed.
         requester = _requester(session, int(rest.split(":")[0]))
-        if requester is not None:
-            to = requester.phone
-            if requester.user_id is not None:
-                account = session.get(User, requester.user_id)
-                users = [account] if account is not None else []
+        to = requester.phone if requester is not None else None
     elif kind == "mailto":
         to = rest
     ticket_id = payload.get("ticket_id")
