@@ -21,15 +21,22 @@ from minyi.core.clock import FixedClock
 from minyi.core.config import Settings
 from minyi.notify import service
 from minyi.notify.channels import GatewaySender, SmtpSender, build_senders, close_senders
-from minyi.notify.delivery import DeliveryReport, deliver_channels, deliver_once
+from minyi.notify.delivery import (
+    DeliveryReport,
+    HttpxTransport,
+    WebhookSender,
+    deliver_channels,
+    deliver_once,
+)
 from minyi.notify.domain import Channel
 from minyi.notify.models import InboxItem, OutboxMessage
 from minyi.org import service as org
 from minyi.org.domain import AreaLevel, Role, UnitKind
 from minyi.org.models import User
 from minyi.tickets.models import Ticket
-from tests.factories import World, make_ticket, make_world
-from tests.notify.receiver import Gateway, running_gateway
+from tests.factories import World, make_ticket, make_town, make_unit, make_world
+from tests.notify.conftest import make_party
+from tests.notify.receiver import Gateway, running_gateway, running_receiver
 
 
 @pytest.fixture()
@@ -406,3 +413,48 @@ def test_a_unit_is_texted_on_its_duty_phone(
     assert (
         call.body["text"] == f"督办：工单 {ticket.tracking_code} 已升级至区督办，原因：超期两天。"
     )
+
+
+def test_webhooks_go_through_the_same_interface(
+    session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    town = make_town(session)
+    party = make_party(session, make_unit(session, "ZJ", town.district, name="住建局"), "zj")
+    with running_receiver() as receiver, HttpxTransport(trust_env=False) as transport:
+        sub = service.create_subscription(
+            session, client=party.client, url=receiver.url, event_types=[], now=clock.now()
+        )
+        receiver.secret = sub.secret
+        service.publish_ticket_event(
+            session,
+            ticket_id=34,
+            tracking_code="A20261102001",
+            event_type="dispatch",
+            unit_ids=[party.unit.id],
+            payload={},
+            now=clock.now(),
+        )
+        receiver.status = 503
+        hook = WebhookSender(session, transport=transport, now=clock.now())
+        senders = {Channel.WEBHOOK.value: hook}
+        assert deliver_channels(session, senders=senders, now=clock.now()).retrying == 1
+        receiver.status = 200
+        clock.advance(timedelta(seconds=30))
+        hook.now = clock.now()
+        assert deliver_channels(session, senders=senders, now=clock.now()).sent == 1
+        # a deleted subscription's messages are given up, unsent
+        service.publish_ticket_event(
+            session,
+            ticket_id=35,
+            tracking_code="A20261102002",
+            event_type="dispatch",
+            unit_ids=[party.unit.id],
+            payload={},
+            now=clock.now(),
+        )
+        sub.active = False
+        session.flush()
+        assert deliver_channels(session, senders=senders, now=clock.now()).dead == 1
+
+    assert [r.answered for r in receiver.requests] == [503, 200]
+    assert all(r.signature_ok for r in receiver.requests)

@@ -6,7 +6,8 @@ Channels:
     email        SMTP with the standard library; `SmtpSender`
     log, inbox   a line in a file and the recipient staff users' in-app inbox; `LogSender`.
                  The default: a channel whose gateway or server is not configured sends here.
-    webhook      signed POSTs to machine clients, sent by `notify.delivery.deliver_due`.
+    webhook      signed POSTs to machine clients: `notify.delivery.WebhookSender`, or in
+                 batches by `notify.delivery.deliver_due`.
 
 The gateway contract (also in docs/notify-gateway.md). Minyi POSTs to the configured URL
 (`MINYI_SMS_GATEWAY_URL`, `MINYI_WECHAT_GATEWAY_URL`) with

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from minyi.core.config import Settings
 from minyi.notify.channels import (
     Outcome,
+    Outgoing,
     Sender,
     SendResult,
     build_senders,
@@ -174,6 +175,45 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
 
 
+def _post_webhook(
+    message: OutboxMessage, sub: WebhookSubscription, *, transport: Transport, now: datetime
+) -> str | None:
+    """POST one signed webhook; None when the receiver took it, else why not."""
+    body = webhook_body(message)
+    headers = webhook_headers(message, body, secret=sub.secret, now=now)
+    try:
+        status = transport.post(message.target, body, headers)
+    except Exception as exc:  # any failure of one receiver must not stop the others
+        return _describe(exc)
+    return None if 200 <= status < 300 else f"HTTP {status}"
+
+
+class WebhookSender:
+    """Webhooks behind the `channels.Sender` interface, for `deliver_channels`.
+
+    `deliver_due` remains the batch path (it loads all subscriptions of a batch at once);
+    this one loads each message's subscription, for callers that treat every channel alike.
+    Any failed answer is retried (a receiver's 4xx is often a deployment in progress); a
+    deactivated subscription or client gives up at once.
+    """
+
+    def __init__(self, session: Session, *, transport: Transport, now: datetime) -> None:
+        self.session = session
+        self.transport = transport
+        self.now = now
+
+    def send(self, message: Outgoing) -> SendResult:
+        row = self.session.get(OutboxMessage, message.message_id)
+        sub_id = row.subscription_id if row is not None else None
+        pair = _subscriptions(self.session, {sub_id}).get(sub_id) if sub_id else None
+        if row is None or pair is None or not pair[0].active or not pair[1].active:
+            return SendResult(Outcome.PERMANENT, error="subscription inactive")
+        error = _post_webhook(row, pair[0], transport=self.transport, now=self.now)
+        if error is None:
+            return SendResult(Outcome.ACCEPTED)
+        return SendResult(Outcome.RETRY, error=error)
+
+
 def deliver_due(
     session: Session,
     *,
@@ -207,14 +247,7 @@ def deliver_due(
             log.info("webhook %s dropped: subscription inactive", message.id)
             continue
         sub = found[0]
-        body = webhook_body(message)
-        headers = webhook_headers(message, body, secret=sub.secret, now=now)
-        error: str | None
-        try:
-            status = transport.post(message.target, body, headers)
-            error = None if 200 <= status < 300 else f"HTTP {status}"
-        except Exception as exc:  # any failure of one receiver must not stop the others
-            error = _describe(exc)
+        error = _post_webhook(message, sub, transport=transport, now=now)
         message.attempts += 1
         if error is None:
             message.status = OutboxStatus.SENT.value
