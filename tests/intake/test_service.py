@@ -545,3 +545,18 @@ def test_domain_errors_carry_both_languages(
         submit(session, store, clock, appeal(channel="hotline"))
     body = caught.value.to_dict()
     assert body["code"] == "not_authenticated" and body["message"] and body["message_en"]
+
+
+def test_the_citizen_is_texted_the_tracking_code_with_the_ticket(
+    session: Session, city: City, store: DirectoryFileStore, clock: FixedClock
+) -> None:
+    from minyi.notify.models import OutboxMessage
+
+    result = submit(session, store, clock, appeal())
+    (message,) = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.event_type == "ticket.receive")
+    ).all()
+    assert message.channel == "sms"
+    assert message.target == f"ticket:{result.ticket.id}:requester"
+    assert result.ticket.tracking_code in str(message.payload)
+    assert PHONE not in str(message.payload) and PHONE not in message.target

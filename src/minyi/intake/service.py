@@ -101,6 +101,7 @@ def submit_appeal(
             if found is not None:
                 return found
             continue
+        _tell_requester(session, ticket, now)
         decision = None
         if triage is not None:
             decision = _triage(session, ticket, triage, clock, auto_dispatch, auto_item_threshold)
@@ -109,6 +110,24 @@ def submit_appeal(
         "appeal_busy",
         "诉求受理繁忙，请稍后重试（未重复受理）",
         "Intake is busy: please retry (nothing was stored twice)",
+    )
+
+
+def _tell_requester(session: Session, ticket: Ticket, now: datetime) -> None:
+    """The citizen's SMS with the tracking code, queued with the ticket (SPEC §2 step 1)."""
+    if ticket.requester_id is None:
+        return
+    from minyi.notify import service as notify_service
+
+    notify_service.notify_template(
+        session,
+        channel="sms",
+        target=notify_service.requester_target(ticket.id),
+        code="citizen.received",
+        params={"tracking_code": ticket.tracking_code},
+        event_type="ticket.receive",
+        ticket_id=ticket.id,
+        now=now,
     )
 
 

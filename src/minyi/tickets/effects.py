@@ -292,16 +292,12 @@ def after(
 
 # Steps the citizen hears of by SMS (the tracking page shows every step anyway).
 REQUESTER_MESSAGES: dict[Action, str] = {
-    Action.DISPATCH: "您的诉求已派至承办单位办理，可凭受理编号查询进度。",
-    Action.APPROVE_REPLY: "承办单位已答复您的诉求，请凭受理编号查看并评价。",
     Action.SHARE_REPLY: "您反映的问题已合并办理并答复，请凭受理编号查看。",
     Action.HAND_OVER_EMERGENCY: "您反映的紧急情况已移交应急部门处理。",
     Action.TRANSFER_OUT: "您的诉求属外地管辖，已转交当地12345热线。",
 }
 # What the handling unit is told of (its inbox), beyond the webhook every action sends.
 UNIT_MESSAGES: dict[Action, str] = {
-    Action.DISPATCH: "新派工单，请及时签收",
-    Action.RULE: "派单中心已裁决由本单位办理，请签收",
     Action.SUPPLEMENT: "诉求人补充了诉求内容",
     Action.CHASE: "诉求人催办，请加快办理",
     Action.REJECT_REPLY: "答复被退回，请完善后重新答复",
@@ -333,6 +329,7 @@ def notify(session: Session, ticket: Ticket, action: Action, now: datetime) -> N
             text=f"{UNIT_MESSAGES[action]}（{ticket.tracking_code}）",
             now=now,
         )
+    _templated(session, ticket, action, now)
     if action in REQUESTER_MESSAGES and ticket.requester_id is not None:
         notify_service.notify_requester(
             session,
@@ -342,6 +339,82 @@ def notify(session: Session, ticket: Ticket, action: Action, now: datetime) -> N
             text=f"【12345】{REQUESTER_MESSAGES[action]}受理编号：{ticket.tracking_code}",
             now=now,
         )
+
+
+# The key steps a citizen is told of by SMS (templates citizen.*, notify/data/templates.csv).
+CITIZEN_TEMPLATES: dict[Action, tuple[str, ...]] = {
+    Action.DISPATCH: ("citizen.dispatched",),
+    Action.RULE: ("citizen.dispatched",),
+    Action.CONTACT: ("citizen.contacted",),
+    Action.APPROVE_REPLY: ("citizen.replied", "citizen.rate"),
+}
+# A reply in an SMS is cut here; the whole is on the tracking page.
+SMS_REPLY_CHARS = 60
+
+
+def _templated(session: Session, ticket: Ticket, action: Action, now: datetime) -> None:
+    from minyi.notify import service as notify_service
+
+    unit = _unit_name(session, ticket.lead_unit_id)
+    if action in (Action.DISPATCH, Action.RULE) and ticket.lead_unit_id is not None:
+        # The unit's new ticket, with the caller masked (the unit reveals, audited, if needed).
+        notify_service.notify_template(
+            session,
+            channel="inbox",
+            target=notify_service.unit_target(ticket.lead_unit_id),
+            code="staff.new_ticket",
+            params={
+                "tracking_code": ticket.tracking_code,
+                "summary": ticket.title[:40],
+                "name": "匿名" if ticket.anonymous else _requester_name(session, ticket),
+                "phone": "" if ticket.anonymous else _requester_phone(session, ticket),
+                "due": _local(ticket.due_at) if ticket.due_at is not None else "清单规定时限",
+            },
+            event_type=f"ticket.{action.value}",
+            ticket_id=ticket.id,
+            now=now,
+        )
+    if ticket.requester_id is None:
+        return
+    reply = (ticket.reply_text or "")[:SMS_REPLY_CHARS]
+    for code in CITIZEN_TEMPLATES.get(action, ()):
+        notify_service.notify_template(
+            session,
+            channel="sms",
+            target=notify_service.requester_target(ticket.id),
+            code=code,
+            params={"tracking_code": ticket.tracking_code, "unit": unit, "reply": reply},
+            event_type=f"ticket.{action.value}",
+            ticket_id=ticket.id,
+            now=now,
+        )
+
+
+def _unit_name(session: Session, unit_id: int | None) -> str:
+    from minyi.org import service as org
+
+    unit = org.get_unit(session, unit_id) if unit_id is not None else None
+    return unit.name if unit is not None else "承办单位"
+
+
+def _requester_name(session: Session, ticket: Ticket) -> str:
+    from minyi.intake.models import Requester
+
+    requester = session.get(Requester, ticket.requester_id) if ticket.requester_id else None
+    return (requester.name or "市民") if requester is not None else "市民"
+
+
+def _requester_phone(session: Session, ticket: Ticket) -> str:
+    from minyi.intake.models import Requester
+
+    requester = session.get(Requester, ticket.requester_id) if ticket.requester_id else None
+    return (requester.phone or "") if requester is not None else ""
+
+
+def _local(at: datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m月%d日 %H:%M")
 
 
 def followups(
