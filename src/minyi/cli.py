@@ -8,6 +8,7 @@ from minyi.audit.cli import audit_app
 from minyi.catalogue.cli import lists_app
 from minyi.core.config import get_settings
 from minyi.demo.cli import demo
+from minyi.sla.cli import worker_app
 from minyi.triage.cli import model_app
 from minyi.triage.knowledge.cli import knowledge_app
 
@@ -16,6 +17,7 @@ app.add_typer(lists_app, name="lists")
 app.add_typer(audit_app, name="audit")
 app.add_typer(model_app, name="model")
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(worker_app, name="worker")
 app.command()(demo)
 
 

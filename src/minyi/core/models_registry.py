@@ -11,6 +11,7 @@ def import_all_models() -> None:
     import minyi.notify.models
     import minyi.org.models
     import minyi.sla.calendar.models
+    import minyi.sla.models
     import minyi.tickets.models
     import minyi.triage.duplicate_models
     import minyi.triage.knowledge.models

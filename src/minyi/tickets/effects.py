@@ -288,6 +288,9 @@ def after(
             Note(ticket_id=ticket.id, kind="supplement", text=payload["text"], created_at=now)
         )
         payload.pop("text", None)  # kept in the note, not copied into the timeline
+    from minyi.sla import service as sla  # the ticket's timers follow every action
+
+    sla.on_ticket_action(session, ticket=ticket, action=action, now=now, payload=payload)
 
 
 # Steps the citizen hears of by SMS (the tracking page shows every step anyway).

@@ -166,6 +166,9 @@ def triage_ticket(
     decision.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
     session.add(decision)
     session.flush()
+    from minyi.sla import service as sla  # the dispatch clock, from receipt
+
+    sla.start_dispatch_timer(session, ticket=ticket, now=now)
     _carry_out(session, ticket, decision, clock)
     return decision
 

@@ -1,0 +1,43 @@
+"""`minyi worker`: fire due SLA timers and deliver notifications, every few seconds."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+worker_app = typer.Typer(help="SLA 计时与通知投递 / the SLA and notification worker")
+
+
+@worker_app.callback(invoke_without_command=True)
+def worker(
+    once: bool = typer.Option(False, "--once", help="one pass, then exit"),
+    interval: float = typer.Option(5.0, "--interval", help="seconds between passes"),
+) -> None:
+    """Fire due warnings and deadlines, then deliver queued notifications; repeat."""
+    from minyi.core.clock import get_clock
+    from minyi.core.config import get_settings
+    from minyi.core.db import session_scope
+    from minyi.notify.delivery import deliver_once
+    from minyi.sla.tasks import fire_due
+
+    settings = get_settings()
+    try:
+        while True:
+            now = get_clock().now()
+            # Two transactions: a failing channel never undoes the cards already fired.
+            with session_scope() as session:
+                fired = fire_due(session, now=now)
+            with session_scope() as session:
+                sent = deliver_once(session, settings, now=now)
+            if fired.claimed or sent.picked:
+                typer.echo(
+                    f"{now.isoformat()} 计时 timers {fired.claimed} 预警 warnings "
+                    f"{fired.warnings} 亮牌 cards {fired.cards}; 通知 sent {sent.sent} "
+                    f"retrying {sent.retrying} dead {sent.dead}"
+                )
+            if once:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        typer.echo("已停止 / worker stopped")

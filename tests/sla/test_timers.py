@@ -1,0 +1,126 @@
+"""SLA timers follow the ticket: started at dispatch, stopped, paused, moved, cancelled."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from minyi.core.clock import FixedClock, aware
+from minyi.org.models import User
+from minyi.sla import service as sla
+from minyi.sla.models import SlaTimer
+from minyi.tickets import service as tickets
+from minyi.tickets.access import Principal
+from minyi.tickets.domain import Action
+from minyi.tickets.models import Ticket
+from tests.factories import World, make_ticket, make_world
+
+START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+
+
+def act(
+    session: Session,
+    ticket: Ticket,
+    action: Action,
+    who: str | None,
+    clock: FixedClock,
+    **payload: Any,
+) -> Ticket:
+    if who is None:
+        principal = Principal(session=session, system=True)
+    elif who == "requester":
+        principal = Principal(session=session, tracking_ticket_id=ticket.id)
+    else:
+        user = session.scalars(select(User).where(User.username == who)).one()
+        principal = Principal(session=session, user=user)
+    return tickets.act(
+        session,
+        ticket_id=ticket.id,
+        action=action,
+        principal=principal,
+        payload=payload,
+        reason="测试",
+        clock=clock,
+    )
+
+
+def dispatched(session: Session, clock: FixedClock) -> tuple[World, Ticket]:
+    world = make_world(session)
+    ticket = make_ticket(session, world)
+    act(session, ticket, Action.DISPATCH, "dispatcher", clock)
+    return world, ticket
+
+
+def timer(session: Session, ticket: Ticket, kind: str) -> SlaTimer:
+    rows = [t for t in sla.timers_for_ticket(session, ticket.id) if t.kind == kind]
+    return rows[-1]
+
+
+def test_dispatch_starts_the_acceptance_and_reply_clocks_of_the_lead_unit(
+    session: Session, clock: FixedClock
+) -> None:
+    world, ticket = dispatched(session, clock)
+    acceptance = timer(session, ticket, "acceptance")
+    assert acceptance.unit_id == world.bureau.id and acceptance.state == "pending"
+    # Two working hours from Monday 09:00: 11:00 in Shanghai; warned at 80 % (10:36).
+    assert aware(acceptance.due_at) == START + timedelta(hours=2)
+    assert aware(acceptance.warn_at) == START + timedelta(hours=1, minutes=36)  # type: ignore[arg-type]
+    reply = timer(session, ticket, "reply")
+    assert ticket.due_at is not None and aware(reply.due_at) == aware(ticket.due_at)
+
+
+def test_acceptance_stops_its_clock_and_closing_cancels_the_rest(
+    session: Session, clock: FixedClock
+) -> None:
+    _, ticket = dispatched(session, clock)
+    clock.advance(timedelta(minutes=30))
+    act(session, ticket, Action.ACCEPT, "handler", clock)
+    assert timer(session, ticket, "acceptance").state == "done"
+    assert timer(session, ticket, "reply").state == "pending"
+    act(session, ticket, Action.WITHDRAW, "requester", clock)
+    assert {t.state for t in sla.timers_for_ticket(session, ticket.id)} <= {"done", "cancelled"}
+    assert sla.active_timers(session, ticket.id) == []
+
+
+def test_suspension_keeps_the_time_left_and_resumption_gives_it_back(
+    session: Session, clock: FixedClock
+) -> None:
+    _, ticket = dispatched(session, clock)
+    act(session, ticket, Action.ACCEPT, "handler", clock)
+    reply = timer(session, ticket, "reply")
+    left = (aware(reply.due_at) - clock.now()).total_seconds()
+    act(session, ticket, Action.REQUEST_SUSPENSION, "handler", clock)
+    act(session, ticket, Action.APPROVE_SUSPENSION, "dispatcher", clock)
+    assert reply.remaining_seconds == left
+    clock.advance(timedelta(days=3))
+    act(session, ticket, Action.RESUME, "dispatcher", clock)
+    assert reply.remaining_seconds is None
+    assert aware(reply.due_at) == clock.now() + timedelta(seconds=left)
+    assert ticket.due_at is not None and aware(ticket.due_at) == aware(reply.due_at)
+
+
+def test_an_approved_extension_moves_the_reply_due(session: Session, clock: FixedClock) -> None:
+    _, ticket = dispatched(session, clock)
+    act(session, ticket, Action.ACCEPT, "handler", clock)
+    before = aware(timer(session, ticket, "reply").due_at)
+    act(session, ticket, Action.REQUEST_EXTENSION, "handler", clock, days=3)
+    act(session, ticket, Action.APPROVE_EXTENSION, "dispatcher", clock, days=3)
+    after = aware(timer(session, ticket, "reply").due_at)
+    assert after > before + timedelta(days=3)  # three working days, weekends in between
+    assert ticket.due_at is not None and aware(ticket.due_at) == after
+
+
+def test_the_dispatch_clock_runs_from_receipt_until_dispatch(
+    session: Session, clock: FixedClock
+) -> None:
+    world = make_world(session)
+    ticket = make_ticket(session, world)
+    ticket.dispatch_due_at = aware(ticket.received_at) + timedelta(hours=8)
+    started = sla.start_dispatch_timer(session, ticket=ticket, now=clock.now())
+    assert started is not None and started.kind == "dispatch"
+    assert sla.start_dispatch_timer(session, ticket=ticket, now=clock.now()) is None
+    act(session, ticket, Action.DISPATCH, "dispatcher", clock)
+    assert started.state == "done"
