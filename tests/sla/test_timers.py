@@ -124,3 +124,36 @@ def test_the_dispatch_clock_runs_from_receipt_until_dispatch(
     assert sla.start_dispatch_timer(session, ticket=ticket, now=clock.now()) is None
     act(session, ticket, Action.DISPATCH, "dispatcher", clock)
     assert started.state == "done"
+
+
+def replied(session: Session, clock: FixedClock) -> Ticket:
+    _, ticket = dispatched(session, clock)
+    act(session, ticket, Action.ACCEPT, "handler", clock)
+    act(session, ticket, Action.CONTACT, "handler", clock)
+    act(session, ticket, Action.CO_REPLY, "street-handler", clock, text="已配合")
+    clock.advance(timedelta(hours=4))
+    act(session, ticket, Action.REPLY, "handler", clock, text="已责令工地夜间停工")
+    assert timer(session, ticket, "reply").state == "done"
+    return ticket
+
+
+def test_a_rejected_reply_lets_the_reply_clock_run_on(session: Session, clock: FixedClock) -> None:
+    ticket = replied(session, clock)
+    due = aware(timer(session, ticket, "reply").due_at)
+    act(session, ticket, Action.REJECT_REPLY, "dispatcher", clock)
+    reply = timer(session, ticket, "reply")
+    assert reply.state == "pending" and aware(reply.due_at) == due
+
+
+def test_a_bad_rating_starts_a_shorter_reply_clock(session: Session, clock: FixedClock) -> None:
+    ticket = replied(session, clock)
+    first = timer(session, ticket, "reply")
+    first_span = aware(first.due_at) - aware(first.started_at)
+    act(session, ticket, Action.APPROVE_REPLY, "dispatcher", clock)
+    clock.advance(timedelta(days=1))
+    act(session, ticket, Action.RATE_UNSATISFIED, "requester", clock)
+    redo = timer(session, ticket, "reply")
+    assert redo.id != first.id and redo.state == "pending"
+    assert aware(redo.started_at) == clock.now()
+    assert aware(redo.due_at) - clock.now() < first_span
+    assert ticket.due_at is not None and aware(ticket.due_at) == aware(redo.due_at)

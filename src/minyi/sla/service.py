@@ -239,6 +239,20 @@ def _redo(session: Session, ticket: Ticket, now: datetime) -> None:
     ticket.due_at = redo.due_at
 
 
+def _reopen_reply(session: Session, ticket: Ticket, now: datetime) -> None:
+    """A rejected reply is no reply: the reply clock runs on to its own due time (a passed
+    one fires at the worker's next pass)."""
+    last = session.scalars(
+        select(SlaTimer)
+        .where(SlaTimer.ticket_id == ticket.id, SlaTimer.kind == DeadlineKind.REPLY.value)
+        .order_by(SlaTimer.id.desc())
+    ).first()
+    if last is not None and last.state == DONE:
+        warned = last.warn_at is not None and aware(last.warn_at) <= now
+        last.state = WARNED if warned and last.fired_at is not None else PENDING
+        last.updated_at = now
+
+
 def on_ticket_action(
     session: Session,
     *,
@@ -264,6 +278,8 @@ def on_ticket_action(
         _extend(session, ticket, days if isinstance(days, int) else DEFAULT_EXTENSION_DAYS, now)
     elif action is Action.RATE_UNSATISFIED:
         _redo(session, ticket, now)
+    elif action is Action.REJECT_REPLY:
+        _reopen_reply(session, ticket, now)
     elif action is Action.RETURN:
         # The unit gave it back: its clocks stop; the centre's ruling decides who pays.
         _finish(
