@@ -164,3 +164,24 @@ def test_two_workers_at_once_fire_every_timer_exactly_once(
         states = check.scalars(select(SlaTimer.state).where(SlaTimer.kind == "acceptance"))
         assert sorted(states) == [sla.ESCALATED_LEADER] * count
     catalogue_service.get_index().clear()
+
+
+def test_triage_starts_the_dispatch_clock_and_a_late_dispatch_is_escalated(
+    session: Session, clock: FixedClock
+) -> None:
+    from minyi.triage import service as triage
+    from tests.triage.test_service import _engine, _fresh
+
+    world = make_world(session)
+    ticket = _fresh(session, world)
+    triage.triage_ticket(session, ticket=ticket, engine=_engine(world, 0.4), clock=clock)
+    assert ticket.status == "received"  # waiting for a dispatcher
+    dispatch = timer(session, ticket, "dispatch")
+    assert ticket.dispatch_due_at is not None
+    assert aware(dispatch.due_at) == aware(ticket.dispatch_due_at)
+    clock.set(aware(dispatch.due_at))
+    fire_due(session, now=clock.now())
+    assert dispatch.state == "escalated_leader"
+    assert "escalate" in notes(session, ticket)
+    act(session, ticket, Action.DISPATCH, "dispatcher", clock)
+    assert dispatch.state == "done"
