@@ -185,3 +185,32 @@ def test_triage_starts_the_dispatch_clock_and_a_late_dispatch_is_escalated(
     assert "escalate" in notes(session, ticket)
     act(session, ticket, Action.DISPATCH, "dispatcher", clock)
     assert dispatch.state == "done"
+
+
+def test_the_worker_skips_a_ticket_a_handler_is_acting_on(
+    scratch_db: tuple[Engine, str],
+) -> None:
+    engine, _ = scratch_db
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: there is no concurrency to test")
+    clock = FixedClock(START)
+    catalogue_service.get_index().clear()
+    with Session(engine) as setup:
+        world = make_world(setup)
+        ticket = make_ticket(setup, world)
+        act(setup, ticket, Action.DISPATCH, "dispatcher", clock)
+        setup.commit()
+        ticket_id = ticket.id
+    clock.set(START + timedelta(hours=2))
+    with Session(engine) as handler, Session(engine) as worker:
+        # The citizen adds information: that transaction holds the ticket, not its timers.
+        held = handler.get(Ticket, ticket_id)
+        assert held is not None
+        act(handler, held, Action.SUPPLEMENT, "requester", clock, text="晚上十二点还在施工")
+        # The worker neither waits for it nor fires half of it: it comes back next pass.
+        assert fire_due(worker, now=clock.now()).claimed == 0
+        worker.commit()
+        handler.commit()
+        assert fire_due(worker, now=clock.now()).cards == 1
+        worker.commit()
+    catalogue_service.get_index().clear()

@@ -50,12 +50,16 @@ def _claim(session: Session, *, now: datetime, limit: int) -> list[SlaTimer]:
     )
     query = (
         select(SlaTimer)
+        .join(Ticket, Ticket.id == SlaTimer.ticket_id)
         .where(due, SlaTimer.remaining_seconds.is_(None))
         .order_by(SlaTimer.due_at, SlaTimer.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        # Another worker's rows are skipped, not waited for: each row is fired by one.
+        # Another worker's rows are skipped, not waited for: each row is fired by one. The
+        # ticket is locked with its timer (FOR UPDATE covers both tables), in the order an
+        # action takes them (ticket, then timers), so a worker never deadlocks with a
+        # handler acting on that ticket: a ticket mid-action is skipped until next pass.
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query))
 
