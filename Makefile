@@ -20,6 +20,9 @@ run: $(STAMP)
 	$(BIN)/minyi migrate
 	$(BIN)/minyi demo --if-empty
 	test -e var/models/latest || $(BIN)/minyi model train --models-dir var/models
+	# One SLA worker beside the server (timers, warnings, cards, notifications); Ctrl-C stops both.
+	$(BIN)/minyi worker --interval 5 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/minyi serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP) lint typecheck pytest
