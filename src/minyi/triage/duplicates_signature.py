@@ -24,7 +24,6 @@ import hashlib
 import math
 import re
 import threading
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from minyi.triage.normalise import normalise
 
 # Measured on the real messages (benchmarks/duplicates.py, hotspot clusters): 12 keys
 # keep all but a few per cent of the positives that the cosine threshold accepts, 8 lose
@@ -79,10 +80,6 @@ class Signature:
 
 def normalised(text: str) -> str:
     """The triage-wide text form (full width, traditional characters, whitespace)."""
-    try:
-        from minyi.triage.normalise import normalise
-    except ImportError:  # pragma: no cover - the shared module is being written
-        return " ".join(unicodedata.normalize("NFKC", text).split()).lower()
     return normalise(text)
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from scipy import sparse
 
 from minyi.catalogue.crosswalk import Strength, load_crosswalk, to_item_path
 from minyi.catalogue.service import read_standard, standard_path
+from minyi.triage.normalise import normalise
 
 FloatArray = npt.NDArray[np.float64]
 LabelProbsOf = Callable[[Sequence[str]], Sequence[Mapping[str, float]]]
@@ -118,12 +118,8 @@ def load_catalogue_rows(shared_data: Path) -> list[CatalogueRow]:
 
 
 def normalise_text(text: str) -> str:
-    """The first-level classifier's normalisation when it exists, so both see one text."""
-    try:
-        from minyi.triage.normalise import normalise  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return unicodedata.normalize("NFKC", text).strip()
-    return str(normalise(text))
+    """The first-level classifier's normalisation, so both see one text."""
+    return normalise(text)
 
 
 def mine_keywords(row: CatalogueRow) -> list[str]:

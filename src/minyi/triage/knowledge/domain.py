@@ -12,18 +12,17 @@ difference breaks a word match), and it needs no trained model beyond the entrie
 
 from __future__ import annotations
 
-import importlib
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
-from typing import cast
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
+
+from minyi.triage.normalise import normalise as normalise_text
 
 # Below this cosine nothing is served: a wrong instant answer closes a citizen's appeal
 # unanswered, a missed one only costs a dispatcher a minute. Chosen on the earlier 70 % of
@@ -86,26 +85,10 @@ class OfferOutcome(StrEnum):
 
 # --- normalisation ------------------------------------------------------------------------
 
-_WS = re.compile(r"\s+")
-
-
-def _basic_normalise(text: str) -> str:
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip().lower()
-
-
-@lru_cache(maxsize=1)
-def _normaliser() -> Callable[[str], str]:
-    # The triage-wide normaliser (OpenCC, scrape residue) when present; NFKC otherwise, so
-    # the knowledge base works on its own.
-    try:
-        module = importlib.import_module("minyi.triage.normalise")
-        return cast(Callable[[str], str], module.normalise)
-    except (ImportError, AttributeError):
-        return _basic_normalise
-
 
 def normalise(text: str) -> str:
-    return _normaliser()(text or "")
+    """The triage-wide normalisation (OpenCC, width, scrape residue), empty for None."""
+    return normalise_text(text or "")
 
 
 # --- privacy --------------------------------------------------------------------------------
