@@ -28,6 +28,7 @@ from minyi.tickets.access import Principal
 from minyi.tickets.domain import Action
 from minyi.tickets.models import Ticket
 from minyi.triage import domain, urgency
+from minyi.triage.classifier import appeal_text
 from minyi.triage.domain import (
     Inputs,
     ItemGuess,
@@ -56,11 +57,6 @@ class Located:
     deep_enough: bool
     info: dict[str, Any]
     district_id: int | None = None
-
-
-def appeal_text(title: str, body: str) -> str:
-    """What the models read: the subject line, then the body (the classifier's convention)."""
-    return f"{title}\n{body}" if title and body else (title or body)
 
 
 def triage_ticket(
