@@ -357,10 +357,11 @@ SMS_REPLY_CHARS = 60
 
 def _templated(session: Session, ticket: Ticket, action: Action, now: datetime) -> None:
     from minyi.notify import service as notify_service
+    from minyi.tickets.queries import unit_name
 
-    unit = _unit_name(session, ticket.lead_unit_id)
     if action in (Action.DISPATCH, Action.RULE) and ticket.lead_unit_id is not None:
         # The unit's new ticket, with the caller masked (the unit reveals, audited, if needed).
+        name, phone = _caller(session, ticket)
         notify_service.notify_template(
             session,
             channel="inbox",
@@ -369,18 +370,20 @@ def _templated(session: Session, ticket: Ticket, action: Action, now: datetime) 
             params={
                 "tracking_code": ticket.tracking_code,
                 "summary": ticket.title[:40],
-                "name": "匿名" if ticket.anonymous else _requester_name(session, ticket),
-                "phone": "" if ticket.anonymous else _requester_phone(session, ticket),
+                "name": name,
+                "phone": phone,
                 "due": _local(ticket.due_at) if ticket.due_at is not None else "清单规定时限",
             },
             event_type=f"ticket.{action.value}",
             ticket_id=ticket.id,
             now=now,
         )
-    if ticket.requester_id is None:
+    codes = CITIZEN_TEMPLATES.get(action, ())
+    if ticket.requester_id is None or not codes:
         return
+    unit = unit_name(session, ticket.lead_unit_id)
     reply = (ticket.reply_text or "")[:SMS_REPLY_CHARS]
-    for code in CITIZEN_TEMPLATES.get(action, ()):
+    for code in codes:
         notify_service.notify_template(
             session,
             channel="sms",
@@ -393,31 +396,24 @@ def _templated(session: Session, ticket: Ticket, action: Action, now: datetime) 
         )
 
 
-def _unit_name(session: Session, unit_id: int | None) -> str:
-    from minyi.org import service as org
-
-    unit = org.get_unit(session, unit_id) if unit_id is not None else None
-    return unit.name if unit is not None else "承办单位"
-
-
-def _requester_name(session: Session, ticket: Ticket) -> str:
+def _caller(session: Session, ticket: Ticket) -> tuple[str, str]:
+    """The requester's name and phone for a unit's message (the template masks both)."""
     from minyi.intake.models import Requester
 
+    if ticket.anonymous:
+        return "匿名", ""
     requester = session.get(Requester, ticket.requester_id) if ticket.requester_id else None
-    return (requester.name or "市民") if requester is not None else "市民"
-
-
-def _requester_phone(session: Session, ticket: Ticket) -> str:
-    from minyi.intake.models import Requester
-
-    requester = session.get(Requester, ticket.requester_id) if ticket.requester_id else None
-    return (requester.phone or "") if requester is not None else ""
+    if requester is None:
+        return "市民", ""
+    return requester.name or "市民", requester.phone or ""
 
 
 def _local(at: datetime) -> str:
     from zoneinfo import ZoneInfo
 
-    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m月%d日 %H:%M")
+    from minyi.core.config import get_settings
+
+    return at.astimezone(ZoneInfo(get_settings().timezone)).strftime("%m月%d日 %H:%M")
 
 
 def followups(

@@ -379,7 +379,8 @@ def find_for_citizen(session: Session, *, tracking_code: str, phone_last4: str) 
     return ticket
 
 
-def _unit_name(session: Session, unit_id: object) -> str:
+def unit_name(session: Session, unit_id: object) -> str:
+    """A unit's name for citizens' texts, or a plain word when there is none."""
     unit = session.get(Unit, unit_id) if isinstance(unit_id, int) else None
     return unit.name if unit is not None else "承办单位"
 
@@ -414,7 +415,7 @@ def _citizen_text(session: Session, event: TicketEvent) -> str | None:
         Action.ANSWER.value: "已为您直接答复",
     }
     if a in (Action.DISPATCH.value, Action.RULE.value):
-        return f"已派至「{_unit_name(session, p.get('unit_id'))}」办理"
+        return f"已派至「{unit_name(session, p.get('unit_id'))}」办理"
     if a == Action.DISPATCH_TO_DISTRICT.value:
         return f"已转至「{p.get('unit_name') or '区级派单中心'}」派单"
     if a == Action.HAND_OVER_EMERGENCY.value:
@@ -449,7 +450,7 @@ def public_tracking(session: Session, ticket: Ticket) -> PublicTracking:
         status=ticket.status,
         status_label=Status(ticket.status).label_zh,
         received_at=ticket.received_at,
-        handling_unit=_unit_name(session, ticket.lead_unit_id) if ticket.lead_unit_id else None,
+        handling_unit=unit_name(session, ticket.lead_unit_id) if ticket.lead_unit_id else None,
         reply_text=ticket.reply_text if shows_reply else None,
         steps=steps,
     )
