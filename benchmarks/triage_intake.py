@@ -45,14 +45,6 @@ BIN = Path(sys.executable).parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
-    return ordered[k]
-
-
 def run(cmd: list[str], env: dict[str, str], what: str) -> None:
     print(f"… {what}", file=sys.stderr, flush=True)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -78,11 +70,12 @@ def send(base_url: str, bodies: list[bytes]) -> list[float]:
 
 
 def summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
     return {
         "n": len(values),
-        "p50_ms": round(pct(values, 50), 2),
-        "p95_ms": round(pct(values, 95), 2),
-        "p99_ms": round(pct(values, 99), 2),
+        "p50_ms": round(base.pct(ordered, 50), 2),
+        "p95_ms": round(base.pct(ordered, 95), 2),
+        "p99_ms": round(base.pct(ordered, 99), 2),
         "mean_ms": round(statistics.fmean(values), 2) if values else float("nan"),
     }
 
