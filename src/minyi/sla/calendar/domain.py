@@ -123,6 +123,10 @@ class DayOverrides:
     def knows_year(self, year: int) -> bool:
         return year in self._years
 
+    def years(self) -> frozenset[int]:
+        """The years with at least one holiday or make-up day entered."""
+        return frozenset(self._years)
+
 
 _PACKAGE_HOLIDAYS: frozenset[date] = frozenset(_cc.holidays)
 _PACKAGE_WORKDAYS: frozenset[date] = frozenset(_cc.workdays)
@@ -339,3 +343,84 @@ def default_calendar(overrides: DayOverrides | None = None) -> BusinessCalendar:
 def warning_text(code: str) -> tuple[str, str]:
     """(Chinese, English) text for a warning code."""
     return WARNING_TEXTS.get(code, (code, code))
+
+
+# -- the horizon: how far ahead the holidays are known ---------------------------------
+
+# The State Council's General Office publishes next year's arrangement in late autumn
+# (October to December): reminding admins earlier would only nag about something that
+# cannot be entered yet.
+REMIND_FROM_MONTH = 10
+REMIND_FROM_DAY = 1
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """Which years the calendar knows the official holidays of, seen from `today`."""
+
+    today: date
+    # The last year Y such that every year from the package's first up to Y is known
+    # (package data or admin entries): working-day deadlines are right up to 31 Dec of Y.
+    covered_until: int
+    # This year and next, where unknown: deadlines there count weekends only.
+    missing_years: tuple[int, ...]
+    # Whether admins should be reminded today: this year is missing (at once), or next
+    # year is missing and the State Council's arrangement is due (from 1 October).
+    remind: bool
+    message_zh: str
+    message_en: str
+
+
+def years_zh(years: Iterable[int]) -> str:
+    """2027 → "2027年"; 2027, 2028 → "2027年和2028年"."""
+    parts = [f"{y}年" for y in years]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return "、".join(parts[:-1]) + "和" + parts[-1]
+
+
+def _years_en(years: Iterable[int]) -> str:
+    return " and ".join(str(y) for y in years)
+
+
+def horizon(calendar: BusinessCalendar, today: date) -> Horizon:
+    """How far ahead `calendar` knows the holidays, and what to tell the admins."""
+    year = min(_PACKAGE_YEARS)
+    # Bounded by the last year anyone knows of: the 24/7 calendar knows every year.
+    last = max(_PACKAGE_YEARS | calendar.overrides.years())
+    while year < last and calendar.year_known(year + 1):
+        year += 1
+    missing = calendar.unknown_years(today.year, today.year + 1)
+    remind = today.year in missing or (
+        bool(missing) and (today.month, today.day) >= (REMIND_FROM_MONTH, REMIND_FROM_DAY)
+    )
+    if not missing:
+        zh = f"已掌握{year}年及以前的法定节假日和调休安排，本年和下一年的工作日时限均按安排计算。"
+        en = (
+            f"Official holidays are known up to {year}; working-day deadlines this year "
+            f"and next follow them."
+        )
+    else:
+        if missing == (today.year + 1,):
+            scope_zh = f"跨入{missing[0]}年"
+            scope_en = f"reaching into {missing[0]}"
+        else:
+            scope_zh = f"落在{years_zh(missing)}"
+            scope_en = f"falling in {_years_en(missing)}"
+        zh = (
+            f"尚未录入{years_zh(missing)}的法定节假日和调休安排：{scope_zh}的工作日时限"
+            f"暂按周末计算，请管理员录入国务院办公厅公布的安排。"
+        )
+        en = (
+            f"No official holiday arrangement is entered for {_years_en(missing)}: "
+            f"working-day deadlines {scope_en} count weekends only until an admin enters "
+            f"the arrangement published by the General Office of the State Council."
+        )
+    return Horizon(
+        today=today,
+        covered_until=year,
+        missing_years=missing,
+        remind=remind,
+        message_zh=zh,
+        message_en=en,
+    )

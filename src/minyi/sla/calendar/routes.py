@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from minyi.core.clock import CHINA_TZ
 from minyi.core.deps import ClockDep, SessionDep
-from minyi.core.errors import ValidationFailed
+from minyi.core.errors import Forbidden, ValidationFailed
 from minyi.org.auth import AdminUser, require_roles
-from minyi.org.domain import Role
+from minyi.org.domain import Role, UnitKind
 from minyi.org.models import User
 from minyi.sla.calendar import service
 from minyi.sla.calendar.domain import Duration, DurationKind, warning_text
@@ -21,11 +21,18 @@ from minyi.sla.calendar.schemas import (
     CalendarDayRead,
     CalendarWarning,
     DeadlineRead,
+    HorizonRead,
 )
 
 router = APIRouter(prefix="/calendar", tags=["calendar"])
 
 StaffUser = Annotated[User, Depends(require_roles(*(r for r in Role if r is not Role.CITIZEN)))]
+# The people who answer for deadlines across units: admins and the dispatch centres' staff
+# (checked against the unit below).
+CentreUser = Annotated[
+    User,
+    Depends(require_roles(Role.ADMIN, Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR)),
+]
 
 
 @router.get("/days", response_model=CalendarDayList)
@@ -88,4 +95,26 @@ def deadline(
             CalendarWarning(code=c, message=warning_text(c)[0], message_en=warning_text(c)[1])
             for c in result.warnings
         ],
+    )
+
+
+@router.get("/horizon", response_model=HorizonRead)
+def horizon(session: SessionDep, user: CentreUser, clock: ClockDep) -> HorizonRead:
+    if user.role != Role.ADMIN.value and (
+        user.unit is None or user.unit.kind != UnitKind.DISPATCH_CENTRE.value
+    ):
+        raise Forbidden(
+            "calendar_centre_only",
+            "仅管理员和派单中心人员可查看节假日录入情况",
+            "Only admins and dispatch-centre staff may see the calendar's horizon",
+        )
+    today = clock.now().astimezone(CHINA_TZ).date()
+    seen = service.horizon(session, today)
+    return HorizonRead(
+        today=seen.today,
+        covered_until=seen.covered_until,
+        missing_years=list(seen.missing_years),
+        remind=seen.remind,
+        message=seen.message_zh,
+        message_en=seen.message_en,
     )

@@ -33,6 +33,20 @@ class CalendarDayList(BaseModel):
     unknown_years: list[int]
 
 
+class HorizonRead(BaseModel):
+    """How far ahead the official holidays are known, for the admins' calendar page."""
+
+    today: date  # the local date the answer is for
+    # Working-day deadlines are right up to 31 December of this year.
+    covered_until: int
+    # This year and next with neither official data nor admin entries.
+    missing_years: list[int]
+    # Admins are being reminded (this year missing, or next year missing from 1 October).
+    remind: bool
+    message: str
+    message_en: str
+
+
 class CalendarWarning(BaseModel):
     code: str
     message: str

@@ -2,28 +2,42 @@
 
 `get_calendar` costs one primary-key read of the stamp row while nothing changes; every
 add or delete writes a fresh stamp, so each process rebuilds its calendar on next use.
+
+`chinese_calendar` knows the official holidays only up to the year it was released for;
+`horizon` says which of this year and next nobody has entered yet, and `remind_admins`
+(the worker, once a day) puts that in every admin's inbox when it matters.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import extract, select, update
 from sqlalchemy.orm import Session
 
 from minyi.audit import service as audit
-from minyi.core.clock import Clock, get_clock
+from minyi.core.clock import Clock, aware, get_clock
 from minyi.core.errors import Conflict, NotFound, ValidationFailed
+from minyi.notify import service as notify
+from minyi.notify.domain import Channel
+from minyi.notify.models import OutboxMessage
+from minyi.org.domain import Role
+from minyi.org.models import User
+from minyi.sla.calendar import domain
 from minyi.sla.calendar.domain import (
     BusinessCalendar,
     DayKind,
     DayOverride,
     DayOverrides,
+    Horizon,
     default_calendar,
 )
 from minyi.sla.calendar.models import CalendarDay, CalendarStamp
+
+REMINDER_EVENT = "calendar.year_missing"
+REMINDER_TEMPLATE = "admin.calendar_missing"
 
 _lock = threading.Lock()
 _cache: dict[str, BusinessCalendar] = {}
@@ -138,3 +152,64 @@ def delete_day(session: Session, *, day_id: int, actor: str, clock: Clock | None
         data=data,
         clock=clock,
     )
+
+
+# --- the horizon ------------------------------------------------------------------------
+
+
+def horizon(session: Session, today: date) -> Horizon:
+    """Which years the calendar knows, seen from `today` (a local date)."""
+    return domain.horizon(get_calendar(session), today)
+
+
+def remind_admins(session: Session, *, now: datetime) -> int:
+    """Queue one inbox message per active admin when a year's holidays are missing and the
+    reminder is due (see `Horizon.remind`); returns how many were queued.
+
+    At most one per admin per local day, however often it is called: an admin who already
+    has today's message in the outbox is skipped, so a restarted worker sends nothing twice
+    and an admin created during the day still hears of it.
+    """
+    calendar = get_calendar(session)
+    local = aware(now).astimezone(calendar.tz)
+    seen = domain.horizon(calendar, local.date())
+    if not seen.remind:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        # Two workers reminding at once would each find no message yet: the stamp row
+        # lets one finish first (SQLite has one writer anyway).
+        session.execute(select(CalendarStamp.id).where(CalendarStamp.id == 1).with_for_update())
+    day_start = datetime.combine(local.date(), time(0), tzinfo=calendar.tz)
+    day_end = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=calendar.tz)
+    reminded = set(
+        session.scalars(
+            select(OutboxMessage.target).where(
+                OutboxMessage.event_type == REMINDER_EVENT,
+                OutboxMessage.created_at >= day_start.astimezone(UTC),
+                OutboxMessage.created_at < day_end.astimezone(UTC),
+            )
+        ).all()
+    )
+    # org has no service call listing users by role; the admins are few.
+    admin_ids = session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN.value, User.active.is_(True))
+        .order_by(User.id)
+    ).all()
+    queued = 0
+    for user_id in admin_ids:
+        target = notify.user_target(user_id)
+        if target in reminded:
+            continue
+        notify.notify_template(
+            session,
+            channel=Channel.INBOX,
+            target=target,
+            code=REMINDER_TEMPLATE,
+            params={"years": domain.years_zh(seen.missing_years)},
+            event_type=REMINDER_EVENT,
+            ticket_id=None,
+            now=now,
+        )
+        queued += 1
+    return queued
