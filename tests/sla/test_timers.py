@@ -91,14 +91,17 @@ def test_suspension_keeps_the_time_left_and_resumption_gives_it_back(
     _, ticket = dispatched(session, clock)
     act(session, ticket, Action.ACCEPT, "handler", clock)
     reply = timer(session, ticket, "reply")
-    left = (aware(reply.due_at) - clock.now()).total_seconds()
+    # Monday 09:00, five working days from the next one: due Monday 18:00 a week later.
+    assert aware(reply.due_at) == START + timedelta(days=7, hours=9)
     act(session, ticket, Action.REQUEST_SUSPENSION, "handler", clock)
+    clock.advance(timedelta(hours=3))  # suspended at 12:00 Monday: 4.5 + 5 × 7.5 hours left
     act(session, ticket, Action.APPROVE_SUSPENSION, "dispatcher", clock)
-    assert reply.remaining_seconds == left
-    clock.advance(timedelta(days=3))
+    assert reply.remaining_seconds == 42 * 3600
+    clock.set(START + timedelta(days=3))  # resumed Thursday 09:00
     act(session, ticket, Action.RESUME, "dispatcher", clock)
     assert reply.remaining_seconds is None
-    assert aware(reply.due_at) == clock.now() + timedelta(seconds=left)
+    # Thu, Fri, Mon, Tue, Wed (37.5 h) and 4.5 h on Thursday: 09:00–12:00, 13:30–15:00.
+    assert aware(reply.due_at) == START + timedelta(days=10, hours=6)
     assert ticket.due_at is not None and aware(ticket.due_at) == aware(reply.due_at)
 
 
@@ -109,7 +112,8 @@ def test_an_approved_extension_moves_the_reply_due(session: Session, clock: Fixe
     act(session, ticket, Action.REQUEST_EXTENSION, "handler", clock, days=3)
     act(session, ticket, Action.APPROVE_EXTENSION, "dispatcher", clock, days=3)
     after = aware(timer(session, ticket, "reply").due_at)
-    assert after > before + timedelta(days=3)  # three working days, weekends in between
+    # Due Monday 9 November 18:00; three working days more: Thursday 12 November 18:00.
+    assert after == before + timedelta(days=3)
     assert ticket.due_at is not None and aware(ticket.due_at) == after
 
 

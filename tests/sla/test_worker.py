@@ -72,10 +72,15 @@ def test_an_overdue_acceptance_gives_a_yellow_card_then_a_red_card_up_the_ladder
     assert "staff.escalation" in templates(session, ticket)
 
     clock.set(leader_due - timedelta(seconds=1))
-    assert fire_due(session, now=clock.now()).claimed == 0
+    fire_due(session, now=clock.now())  # the 24 h contact clock has passed meanwhile
+    assert acceptance.escalation_level == 1
     clock.set(leader_due)
     assert fire_due(session, now=clock.now()).cards == 1
-    colors = [c.color for c in assessment.cards_for_ticket(session, ticket.id)]
+    colors = [
+        c.color
+        for c in assessment.cards_for_ticket(session, ticket.id)
+        if c.deadline_kind != "contact"
+    ]
     assert colors == ["yellow", "red"]
     assert acceptance.state == "escalated_supervisor" and acceptance.escalation_level == 2
     assert fire_due(session, now=clock.now()).claimed == 0
@@ -86,6 +91,7 @@ def test_acceptance_before_the_deadline_gives_no_card(session: Session, clock: F
     clock.set(START + timedelta(hours=1, minutes=50))
     fire_due(session, now=clock.now())  # warned
     act(session, ticket, Action.ACCEPT, "handler", clock)
+    act(session, ticket, Action.CONTACT, "handler", clock)
     clock.set(START + timedelta(days=3))
     fire_due(session, now=clock.now())
     assert assessment.cards_for_ticket(session, ticket.id) == []
@@ -96,17 +102,19 @@ def test_a_worker_back_after_downtime_fires_each_rung_once(
     session: Session, clock: FixedClock
 ) -> None:
     _, ticket = dispatched(session, clock)
-    # Down for a week: the warning is skipped, and the yellow and red cards (and the
+    # Down for eight days: the warning is skipped, and the yellow and red cards (and the
     # supervisor's red card) each come once; firing again changes nothing.
-    clock.set(START + timedelta(days=7))
+    clock.set(START + timedelta(days=8))
     fire_due(session, now=clock.now())
     fire_due(session, now=clock.now())
-    cards = [
+    cards = sorted(
         (c.color, c.deadline_kind)
         for c in assessment.cards_for_ticket(session, ticket.id)
         if c.deadline_kind != "reply"
-    ]
-    assert cards == [("yellow", "acceptance"), ("red", "leader"), ("red", "supervisor")]
+    )
+    # The acceptance and the contact clocks both passed: each climbs its ladder once.
+    ladder = [("red", "leader"), ("red", "supervisor")]
+    assert cards == sorted([("yellow", "acceptance"), ("yellow", "contact"), *ladder, *ladder])
     acceptance = timer(session, ticket, "acceptance")
     assert acceptance.state == "overdue"
     assert "deadline_warning" not in [

@@ -26,6 +26,7 @@ def create_app() -> FastAPI:
     from minyi.org.auth_routes import router as auth_router
     from minyi.org.routes import router as org_router
     from minyi.sla.calendar.routes import router as calendar_router
+    from minyi.sla.routes import router as sla_router
     from minyi.tickets.routes import router as tickets_router
     from minyi.triage.knowledge.routes import router as knowledge_router
     from minyi.triage.routes import router as triage_router
@@ -39,6 +40,7 @@ def create_app() -> FastAPI:
     app.include_router(tickets_router, prefix="/api/v1")
     app.include_router(notify_router, prefix="/api/v1")
     app.include_router(calendar_router, prefix="/api/v1")
+    app.include_router(sla_router, prefix="/api/v1")
     app.include_router(knowledge_router, prefix="/api/v1")
     app.include_router(triage_router, prefix="/api/v1")
     return app

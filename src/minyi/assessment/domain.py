@@ -40,3 +40,14 @@ def card_reason(color: CardColor, deadline_label: str, unit_name: str) -> str:
     """Plain Chinese for the timeline and the unit's inbox."""
     to = "本单位领导" if color is CardColor.YELLOW else "督办部门"
     return f"「{deadline_label}」已超时，{unit_name}被亮{color.label_zh}，已升级至{to}"
+
+
+class ChargeReason(StrEnum):
+    RETURN_REJECTED = "return_rejected"  # the unit should have kept it: its time
+    RETURN_UPHELD = "return_upheld"  # a routing mistake: the centre's time
+
+
+def charge_reason_zh(reason: ChargeReason, hours: float, unit_name: str) -> str:
+    if reason is ChargeReason.RETURN_REJECTED:
+        return f"退单理由不成立：退单耗费的{hours:.1f}个工作小时计入{unit_name}"
+    return f"退单成立（派单有误）：耗费的{hours:.1f}小时计入派单中心，新承办单位重新计时"

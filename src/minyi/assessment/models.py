@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minyi.core.db import Base, UTCDateTime
@@ -30,3 +30,20 @@ class Card(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     escalated_to: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
+
+
+class TimeCharge(Base):
+    """Time a unit (or the centre, `unit_id` None) is charged with though no clock of its
+    own shows it: the working time a return cost when the centre's ruling rejects it."""
+
+    __tablename__ = "assessment_time_charge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    # return_rejected (charged to the returning unit) | return_upheld (the centre's routing)
+    reason: Mapped[str] = mapped_column(String(32))
+    seconds: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

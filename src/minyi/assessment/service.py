@@ -7,8 +7,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from minyi.assessment.domain import ESCALATION_FOR, CardColor, card_reason
-from minyi.assessment.models import Card
+from minyi.assessment.domain import (
+    ESCALATION_FOR,
+    CardColor,
+    ChargeReason,
+    card_reason,
+)
+from minyi.assessment.models import Card, TimeCharge
 from minyi.core.clock import Clock, get_clock
 from minyi.org import service as org
 from minyi.tickets import service as tickets
@@ -87,3 +92,49 @@ def card_counts(
     counts = {c.value: 0 for c in CardColor}
     counts.update({str(color): int(n) for color, n in rows})
     return counts
+
+
+def charge_time(
+    session: Session,
+    *,
+    ticket_id: int,
+    unit_id: int | None,
+    reason: ChargeReason,
+    seconds: float,
+    started_at: datetime,
+    ended_at: datetime,
+    now: datetime,
+) -> TimeCharge:
+    """Record time lost to a return against whoever the centre's ruling says caused it."""
+    charge = TimeCharge(
+        ticket_id=ticket_id,
+        unit_id=unit_id,
+        reason=reason.value,
+        seconds=max(seconds, 0.0),
+        started_at=started_at,
+        ended_at=ended_at,
+        created_at=now,
+    )
+    session.add(charge)
+    session.flush()
+    return charge
+
+
+def charged_seconds(session: Session, *, unit_id: int, since: datetime, until: datetime) -> float:
+    """A unit's working seconds charged for rejected returns over [since, until)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(TimeCharge.seconds), 0.0)).where(
+            TimeCharge.unit_id == unit_id,
+            TimeCharge.created_at >= since,
+            TimeCharge.created_at < until,
+        )
+    )
+    return float(total or 0.0)
+
+
+def charges_for_ticket(session: Session, ticket_id: int) -> list[TimeCharge]:
+    return list(
+        session.scalars(
+            select(TimeCharge).where(TimeCharge.ticket_id == ticket_id).order_by(TimeCharge.id)
+        )
+    )

@@ -488,3 +488,33 @@ def next_step(kind: DeadlineKind, overdue: bool, escalation_level: int) -> Ladde
     if escalation_level == 1:
         return LadderStep(Card.RED, against, Responsible.SUPERVISOR, DeadlineKind.SUPERVISOR)
     return LadderStep(Card.RED, against, None, None)
+
+
+# --- how a clock reads on the ticket -----------------------------------------------------
+
+TIMER_STATE_ZH: Mapping[str, str] = {
+    "pending": "计时中",
+    "warned": "已预警",
+    "escalated_leader": "已超时，升级至单位领导",
+    "escalated_supervisor": "已超时，升级督办",
+    "overdue": "已超时（督办期限已过）",
+    "done": "已完成",
+    "cancelled": "已取消",
+    "returned": "退单待裁定",
+}
+
+
+def time_left_zh(seconds: float, time_base: TimeBase, *, paused: bool = False) -> str:
+    """ "剩余1天3小时" / "剩余2个工作小时15分钟" / "已超时40分钟", for staff at a glance."""
+    overdue = seconds < 0
+    minutes = int(abs(seconds) // 60)
+    if time_base is TimeBase.NATURAL:
+        days, rest = divmod(minutes, 24 * 60)
+        parts = [f"{days}天" if days else "", f"{rest // 60}小时" if rest // 60 else ""]
+    else:
+        parts = [f"{minutes // 60}个工作小时" if minutes // 60 else ""]
+    parts.append(f"{minutes % 60}分钟" if minutes % 60 or not any(parts) else "")
+    amount = "".join(parts)
+    if overdue:
+        return f"已超时{amount}"
+    return f"暂停中，剩余{amount}" if paused else f"剩余{amount}"

@@ -116,6 +116,10 @@ def _escalate(session: Session, timer: SlaTimer, ticket: Ticket, now: datetime) 
     assert step is not None  # overdue is True: there is always a step
     due = aware(timer.due_at)
     unit_id = timer.unit_id if timer.unit_id is not None else ticket.centre_unit_id
+    if unit_id is None and timer.kind == DeadlineKind.DISPATCH.value:
+        # A ticket no district centre holds is the city centre's to dispatch.
+        centre = tickets.city_centre(session)
+        unit_id = centre.id if centre is not None else None
     issued = False
     color = CardColor.YELLOW if step.card is Card.YELLOW else CardColor.RED
     if unit_id is not None:

@@ -282,6 +282,8 @@ NOTE_ZH: dict[str, str] = {
     "yellow_card": "亮黄牌",
     "red_card": "亮红牌",
     "escalate": "升级督办",
+    "return_charged": "退单时间认定",
+    "calendar_fallback": "节假日未录入提醒",
 }
 
 

@@ -32,9 +32,6 @@ EMERGENCY_LINES = {
     "gas": "燃气抢修热线",
 }
 INVALID_KINDS = ("duplicate", "unreasonable", "invalid")  # 重复 / 不合理 / 无效
-# Co-units summoned by 吹哨 report within this many hours and answer within these.
-DEFAULT_REPORT_HOURS = 2.0
-DEFAULT_CO_REPLY_HOURS = 72.0
 DEFAULT_CONSULTATION_HOURS = 24.0
 
 
@@ -66,8 +63,8 @@ def _district_of_unit(unit: Unit) -> int | None:
 
 
 def reply_hours(resolution: Resolution) -> float | None:
-    """Hours until the substantive reply is due: the stricter of the response level and the
-    completion period. Natural hours for now; working-day calendars come with the SLA work."""
+    """A rough length of the reply time in natural hours, for triage's explanation only;
+    the ticket's reply deadline itself is `sla.deadlines` on the unit's working calendar."""
     impl = resolution.implementation
     if impl is None:
         return None
@@ -142,7 +139,12 @@ def prepare(
         payload["no_owner"] = resolution is not None and resolution.responsibility is None
         if resolution is not None:
             payload["batch_number"] = resolution.batch_number
-            payload["due_hours"] = reply_hours(resolution)
+            if resolution.implementation is not None:
+                # The reply and contact clocks' rules (sla.deadlines counts them).
+                impl = resolution.implementation
+                payload["response_level"] = impl.response_level.value
+                payload["completion_days"] = impl.completion_days
+                payload["contact_hours"] = impl.contact_hours
     elif action is Action.DISPATCH_TO_DISTRICT:
         district_id = payload.get("district_id", ticket.district_id)
         centre = (
@@ -225,8 +227,6 @@ def after(
         ticket.dispatched_at = now
         ticket.accepted_at = None
         ticket.lead_section_id = payload.get("section_id")
-        due_hours = payload.get("due_hours")
-        ticket.due_at = now + timedelta(hours=due_hours) if due_hours else None
         if payload.get("batch_number") is not None or payload.get("routed_by_lists"):
             ticket.routing = {
                 **(ticket.routing or {}),
@@ -248,13 +248,8 @@ def after(
     elif action is Action.SUMMON:
         for co in ticket.co_units:
             if co.unit_id in payload["unit_ids"] and co.report_due_at is None:
+                # Its report and sub-reply deadlines are the SLA clocks started below.
                 co.summoned = True
-                co.report_due_at = now + timedelta(
-                    hours=float(payload.get("report_hours") or DEFAULT_REPORT_HOURS)
-                )
-                co.reply_due_at = now + timedelta(
-                    hours=float(payload.get("reply_hours") or DEFAULT_CO_REPLY_HOURS)
-                )
     elif action in (Action.REPORT, Action.CO_REPLY, Action.EXCUSE_CO_UNIT):
         target = payload.get("unit_id", principal.unit_id)
         for co in ticket.co_units:
@@ -425,8 +420,10 @@ def followups(
     *,
     clock: Clock | None = None,
 ) -> None:
+    from minyi.sla import service as sla
     from minyi.tickets import service
 
+    sla.record_pending_notes(session, now=now, clock=clock)
     notify(session, ticket, action, now)
     if action is Action.APPROVE_REPLY:
         children = session.scalars(

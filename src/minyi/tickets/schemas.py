@@ -30,6 +30,11 @@ class ActionRequest(BaseModel):
     into_ticket_id: int | None = None
     days: int | None = None
     kind: str | None = Field(default=None, description="invalidate: duplicate/unreasonable/invalid")
+    return_upheld: bool | None = Field(
+        default=None,
+        description="dispatch/rule after a return: whether the return was justified "
+        "(default: justified when the ticket goes to another unit)",
+    )
 
     def payload(self) -> dict[str, Any]:
         """Only what the caller sent: an explicit empty list (no co-units) differs from none."""

@@ -24,7 +24,7 @@ from minyi.core.clock import Clock, get_clock
 from minyi.core.errors import Conflict, NotFound
 from minyi.org import service as org
 from minyi.org.domain import AreaLevel, UnitKind
-from minyi.org.models import Unit
+from minyi.org.models import Area, Unit
 from minyi.tickets import effects
 from minyi.tickets.access import Principal, can_view, ensure_can_view, relations
 from minyi.tickets.domain import (
@@ -311,6 +311,17 @@ def district_centre(session: Session, district_id: int) -> Unit | None:
     return session.scalar(
         select(Unit)
         .where(Unit.kind == UnitKind.DISPATCH_CENTRE.value, Unit.area_id == district_id)
+        .order_by(Unit.id)
+        .limit(1)
+    )
+
+
+def city_centre(session: Session) -> Unit | None:
+    """The city's dispatch centre: the one whose area is the city itself."""
+    return session.scalar(
+        select(Unit)
+        .join(Area, Area.id == Unit.area_id)
+        .where(Unit.kind == UnitKind.DISPATCH_CENTRE.value, Area.level == AreaLevel.CITY.value)
         .order_by(Unit.id)
         .limit(1)
     )
