@@ -225,3 +225,21 @@ def test_a_deadline_in_a_year_without_holidays_warns_on_the_ticket(
     other = make_ticket(session, world)
     act(session, other, Action.DISPATCH, "dispatcher", clock)
     assert aware(timer(session, other, "reply").due_at) == bj(2027, 1, 5, 18)
+
+
+def test_an_urgent_appeal_at_night_must_be_dispatched_in_30_minutes_or_the_centre_is_carded(
+    session: Session, clock: FixedClock
+) -> None:
+    clock.set(bj(2026, 11, 21, 23))  # Saturday 23:00: the centre works around the clock
+    world = make_world(session)
+    ticket = make_ticket(session, world)
+    ticket.received_at = clock.now()
+    ticket.urgency = "urgent"
+    started = sla.start_dispatch_timer(session, ticket=ticket, now=clock.now())
+    assert started is not None and aware(started.due_at) == bj(2026, 11, 21, 23, 30)
+    assert aware(started.warn_at) == bj(2026, 11, 21, 23, 24)  # type: ignore[arg-type]
+    clock.set(bj(2026, 11, 21, 23, 31))
+    fire_due(session, now=clock.now())
+    # No district centre holds it: the city centre answers for the late dispatch.
+    cards = assessment.cards_for_ticket(session, ticket.id)
+    assert [(c.unit_id, c.deadline_kind) for c in cards] == [(world.city_centre.id, "dispatch")]
