@@ -69,7 +69,7 @@ def test_an_overdue_acceptance_gives_a_yellow_card_then_a_red_card_up_the_ladder
     leader_due = aware(acceptance.due_at)
     assert leader_due > clock.now()  # the leader has a working day
     assert notes(session, ticket) == ["deadline_warning", "yellow_card", "escalate"]
-    assert "staff.escalation" in templates(session, ticket)
+    assert {"staff.overdue", "staff.escalation"} <= set(templates(session, ticket))
 
     clock.set(leader_due - timedelta(seconds=1))
     fire_due(session, now=clock.now())  # the 24 h contact clock has passed meanwhile
@@ -83,6 +83,14 @@ def test_an_overdue_acceptance_gives_a_yellow_card_then_a_red_card_up_the_ladder
     ]
     assert colors == ["yellow", "red"]
     assert acceptance.state == "escalated_supervisor" and acceptance.escalation_level == 2
+    # The supervisor (督办) sits at the city centre: its inbox hears of the red card.
+    to_centre = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.event_type == "sla.escalation",
+            OutboxMessage.target == f"unit:{world.city_centre.id}",
+        )
+    ).all()
+    assert [m.payload.get("ticket_id") for m in to_centre] == [ticket.id]
     assert fire_due(session, now=clock.now()).claimed == 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from minyi.assessment import service as assessment
 from minyi.assessment.domain import CardColor
 from minyi.core.clock import FixedClock, aware
+from minyi.core.config import get_settings
 from minyi.notify import service as notify
 from minyi.notify.domain import Channel
 from minyi.sla import deadlines
@@ -64,6 +66,11 @@ def _claim(session: Session, *, now: datetime, limit: int) -> list[SlaTimer]:
     return list(session.scalars(query))
 
 
+def _local(when: datetime) -> str:
+    """A due time as staff read it: local wall time, no seconds."""
+    return when.astimezone(ZoneInfo(get_settings().timezone)).strftime("%m月%d日 %H:%M")
+
+
 def _label(timer: SlaTimer) -> str:
     label = RULES[DeadlineKind(timer.kind)].label_zh
     if timer.escalation_level == 1:
@@ -91,7 +98,7 @@ def _warn(session: Session, timer: SlaTimer, ticket: Ticket, now: datetime) -> N
         ticket_id=ticket.id,
         note="deadline_warning",
         principal=system,
-        reason=f"{_label(timer)}将于 {due.isoformat()} 到期",
+        reason=f"{_label(timer)}将于 {_local(due)} 到期",
         payload={"timer_id": timer.id, "deadline_kind": timer.kind, "due_at": due.isoformat()},
         clock=FixedClock(now),
     )
@@ -101,7 +108,7 @@ def _warn(session: Session, timer: SlaTimer, ticket: Ticket, now: datetime) -> N
             channel=Channel.INBOX,
             target=notify.unit_target(timer.unit_id),
             code="staff.warning",
-            params={"tracking_code": ticket.tracking_code, "due": due.isoformat()},
+            params={"tracking_code": ticket.tracking_code, "due": _local(due)},
             event_type="sla.warning",
             ticket_id=ticket.id,
             now=now,
@@ -134,6 +141,17 @@ def _escalate(session: Session, timer: SlaTimer, ticket: Ticket, now: datetime) 
             clock=FixedClock(now),
         )
     level = timer.escalation_level + 1
+    if unit_id is not None and level == 1:
+        notify.notify_template(
+            session,
+            channel=Channel.INBOX,
+            target=notify.unit_target(unit_id),
+            code="staff.overdue",
+            params={"tracking_code": ticket.tracking_code, "due": _local(due)},
+            event_type="sla.overdue",
+            ticket_id=ticket.id,
+            now=now,
+        )
     if step.next_deadline is not None:
         reason = f"{_label(timer)}已超期，升级至{LEVEL_ZH[level]}"
         tickets.record_note(
@@ -145,11 +163,17 @@ def _escalate(session: Session, timer: SlaTimer, ticket: Ticket, now: datetime) 
             payload={"timer_id": timer.id, "level": level, "deadline_kind": timer.kind},
             clock=FixedClock(now),
         )
-        if unit_id is not None:
+        # The unit's leader reads the unit's inbox; the supervisor (督办) sits at the city
+        # centre, which hears of every red card.
+        recipients = {unit_id}
+        if level >= 2:
+            centre = tickets.city_centre(session)
+            recipients.add(centre.id if centre is not None else None)
+        for recipient in sorted(r for r in recipients if r is not None):
             notify.notify_template(
                 session,
                 channel=Channel.INBOX,
-                target=notify.unit_target(unit_id),
+                target=notify.unit_target(recipient),
                 code="staff.escalation",
                 params={
                     "tracking_code": ticket.tracking_code,
