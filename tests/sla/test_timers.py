@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from minyi.core.clock import FixedClock, aware
 from minyi.org.models import User
+from minyi.sla import deadlines
 from minyi.sla import service as sla
 from minyi.sla.models import SlaTimer
 from minyi.tickets import service as tickets
@@ -161,3 +163,23 @@ def test_a_bad_rating_starts_a_shorter_reply_clock(session: Session, clock: Fixe
     assert aware(redo.started_at) == clock.now()
     assert aware(redo.due_at) - clock.now() < first_span
     assert ticket.due_at is not None and aware(ticket.due_at) == aware(redo.due_at)
+
+
+def test_the_return_visit_hook_runs_a_clock_until_the_rating_when_configured(
+    session: Session, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticket = replied(session, clock)
+    act(session, ticket, Action.APPROVE_REPLY, "dispatcher", clock)
+    assert [t for t in sla.timers_for_ticket(session, ticket.id) if t.kind == "return_visit"] == []
+    act(session, ticket, Action.RATE_UNSATISFIED, "requester", clock)
+    clock.advance(timedelta(hours=2))
+    act(session, ticket, Action.CONTACT, "handler", clock)
+    act(session, ticket, Action.REPLY, "handler", clock, text="已重新处理，工地夜间停工")
+
+    # The assessment work sets the window: 48 natural hours from the approval.
+    monkeypatch.setattr(sla, "POLICY", deadlines.Policy(return_visit=deadlines.natural_hours(48)))
+    act(session, ticket, Action.APPROVE_REPLY, "dispatcher", clock)
+    visit = timer(session, ticket, "return_visit")
+    assert aware(visit.due_at) == clock.now() + timedelta(hours=48)
+    act(session, ticket, Action.RATE_SATISFIED, "requester", clock)
+    assert visit.state == "done"

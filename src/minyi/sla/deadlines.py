@@ -93,6 +93,7 @@ class DeadlineKind(StrEnum):
     CO_REPLY = "co_reply"  # 协办答复时限
     LEADER = "leader"  # 升级至单位领导后的时限
     SUPERVISOR = "supervisor"  # 督办时限
+    RETURN_VISIT = "return_visit"  # 回访 / 评价时限: the assessment work sets its length
 
 
 class Responsible(StrEnum):
@@ -178,6 +179,14 @@ RULES: Mapping[DeadlineKind, DeadlineRule] = {
             "the overdue step is done",
         ),
         DeadlineRule(
+            DeadlineKind.RETURN_VISIT,
+            "回访评价时限",
+            Responsible.CENTRE,
+            TimeBase.NATURAL,
+            "the reply is approved (the citizen is asked to rate)",
+            "the citizen's rating or the close without one",
+        ),
+        DeadlineRule(
             DeadlineKind.SUPERVISOR,
             "督办时限",
             Responsible.SUPERVISOR,
@@ -217,6 +226,8 @@ class Policy:
     co_reply: Duration = _CO_REPLY
     leader: Duration = _LEADER
     supervisor: Duration = _SUPERVISOR
+    # None: no return-visit clock (the hook the assessment work fills in).
+    return_visit: Duration | None = None
     warn_share: float = 0.8
     redo_share: float = 0.5
     redo_min_working_days: int = 1
@@ -306,6 +317,14 @@ def deadline_for(
         level, *period = reply_spans(response_level, completion_days)
         candidates = [(level, f"响应等级 {response_level.value}")]
         candidates += [(p, f"办结时限 {describe_zh(p)}") for p in period]
+    elif kind is DeadlineKind.RETURN_VISIT:
+        if policy.return_visit is None:
+            raise ValidationFailed(
+                "sla.no_return_visit",
+                "未设置回访评价时限",
+                "No return-visit deadline is configured",
+            )
+        candidates = [(policy.return_visit, f"回访评价时限 {describe_zh(policy.return_visit)}")]
     else:
         configured = {
             DeadlineKind.CO_REPORT: policy.co_report,

@@ -57,6 +57,9 @@ STOPPED_BY: Mapping[Action, tuple[DeadlineKind, ...]] = {
     Action.ANSWER: (DeadlineKind.DISPATCH,),
 }
 DEFAULT_EXTENSION_DAYS = 5
+# The configurable lengths; `return_visit` is left for the assessment work to set.
+POLICY = deadlines.DEFAULT_POLICY
+RATED = (Action.RATE_SATISFIED, Action.RATE_UNSATISFIED, Action.RATE_UNSATISFIED_AFTER_REDO)
 
 
 _NOTES_KEY = "minyi.sla.notes"
@@ -476,6 +479,8 @@ def on_ticket_action(
     # Notes left by an action whose transaction failed must not reach this one's timeline.
     session.info.pop(_NOTES_KEY, None)
     status = Status(ticket.status)
+    if action in RATED:
+        _finish(active_timers(session, ticket.id, [DeadlineKind.RETURN_VISIT]), DONE, now)
     if status.is_terminal:
         _finish(active_timers(session, ticket.id), CANCELLED, now)
     elif action in (Action.DISPATCH, Action.RULE):
@@ -491,6 +496,21 @@ def on_ticket_action(
         _co_unit_answered(session, ticket, now)
     elif action in STOPPED_BY:
         _finish(active_timers(session, ticket.id, STOPPED_BY[action]), DONE, now)
+        if action is Action.APPROVE_REPLY and POLICY.return_visit is not None:
+            visit = deadlines.deadline_for(
+                DeadlineKind.RETURN_VISIT,
+                start=now,
+                calendar=deadlines.NATURAL_TIME,
+                policy=POLICY,
+            )
+            _start(
+                session,
+                ticket=ticket,
+                deadline=visit,
+                unit_id=ticket.centre_unit_id,
+                now=now,
+                calendar=deadlines.NATURAL_TIME,
+            )
     elif action is Action.APPROVE_SUSPENSION:
         _suspend(session, ticket, now)
     elif action is Action.RESUME:
