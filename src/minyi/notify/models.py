@@ -73,3 +73,32 @@ class InboxItem(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TemplateOverride(Base):
+    """An admin's wording for one template of `notify/data/templates.csv`, which stays the
+    default: deleting the row brings the packaged wording back."""
+
+    __tablename__ = "notify_template_override"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(String(50))
+    text: Mapped[str] = mapped_column(String(500))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TemplateStamp(Base):
+    """A single row whose token changes with every change to the overrides, so that each
+    process refreshes its cached templates on next use.
+
+    A random token rather than a counter or the latest `updated_at`: two edits within one
+    clock tick, or a rolled-back edit, must never leave a stale wording under a stamp that
+    looks current.
+    """
+
+    __tablename__ = "notify_template_stamp"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

@@ -9,16 +9,24 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from minyi.core.deps import ClockDep, SessionDep
 from minyi.core.errors import Forbidden, Unauthorized
-from minyi.notify import inbox, service
+from minyi.notify import inbox, service, template_admin
 from minyi.notify.schemas import (
     InboxItemRead,
     InboxPage,
+    TemplateList,
+    TemplatePreview,
+    TemplatePreviewRequest,
+    TemplateRead,
+    TemplateSaved,
+    TemplateUpdate,
+    TemplateWarningRead,
     WebhookCreate,
     WebhookCreated,
     WebhookRead,
 )
+from minyi.notify.templates import WordingWarning
 from minyi.org import service as org
-from minyi.org.auth import CurrentUser
+from minyi.org.auth import AdminUser, CurrentUser
 from minyi.org.domain import ClientScope, Role
 from minyi.org.models import MachineClient, User
 
@@ -117,3 +125,87 @@ def read_inbox_item(
 ) -> InboxItemRead:
     item = inbox.mark_read(session, user=user, item_id=item_id, now=clock.now())
     return InboxItemRead.model_validate(item)
+
+
+# --- message templates: admins only -------------------------------------------------------
+
+
+def _template_read(view: template_admin.TemplateView) -> TemplateRead:
+    current = view.current
+    return TemplateRead(
+        code=view.default.code,
+        audience=view.default.audience,
+        placeholders=sorted(view.default.fields),
+        required_placeholders=sorted(view.default.required_fields),
+        default_subject=view.default.subject,
+        default_text=view.default.text,
+        subject=current.subject,
+        text=current.text,
+        overridden=view.override is not None,
+        problem=view.problem,
+        updated_by=None if view.override is None else view.override.updated_by,
+        updated_at=template_admin.updated_at(view),
+    )
+
+
+def _warnings(warnings: list[WordingWarning]) -> list[TemplateWarningRead]:
+    return [
+        TemplateWarningRead(code=w.code, message=w.message, message_en=w.message_en)
+        for w in warnings
+    ]
+
+
+@router.get("/notify/templates", response_model=TemplateList, tags=["templates"])
+def list_templates(session: SessionDep, _: AdminUser) -> TemplateList:
+    """Every message template: the packaged default, the wording in use, its placeholders."""
+    return TemplateList(items=[_template_read(v) for v in template_admin.list_templates(session)])
+
+
+@router.put("/notify/templates/{code}", response_model=TemplateSaved, tags=["templates"])
+def set_template(
+    code: str, body: TemplateUpdate, session: SessionDep, user: AdminUser, clock: ClockDep
+) -> TemplateSaved:
+    """Reword a template from the next message on. Only the default's placeholders may be
+    used and {tracking_code} must stay; a citizen's SMS over 70 characters is allowed with
+    a warning (it is sent, and charged, in several parts)."""
+    saved = template_admin.set_override(
+        session,
+        code=code,
+        subject=body.subject,
+        text=body.text,
+        actor=f"user:{user.id}",
+        clock=clock,
+    )
+    return TemplateSaved(
+        **_template_read(saved.view).model_dump(), warnings=_warnings(saved.warnings)
+    )
+
+
+@router.delete("/notify/templates/{code}", status_code=204, tags=["templates"])
+def reset_template(code: str, session: SessionDep, user: AdminUser, clock: ClockDep) -> Response:
+    """Back to the packaged wording (nothing to do when there is no other)."""
+    template_admin.reset_override(session, code=code, actor=f"user:{user.id}", clock=clock)
+    return Response(status_code=204)
+
+
+@router.post("/notify/templates/{code}/preview", response_model=TemplatePreview, tags=["templates"])
+def preview_template(
+    code: str,
+    session: SessionDep,
+    _: AdminUser,
+    body: TemplatePreviewRequest | None = None,
+) -> TemplatePreview:
+    """The message as its recipient would read it, with sample values and masked: the
+    wording in use, or a draft (`subject` / `text`, checked like a save, not stored)."""
+    request = body or TemplatePreviewRequest()
+    shown = template_admin.preview(
+        session, code=code, subject=request.subject, text=request.text, params=request.params
+    )
+    return TemplatePreview(
+        code=code,
+        subject=shown.rendered.subject,
+        text=shown.rendered.text,
+        length=shown.length,
+        sms_segments=shown.sms_segments,
+        warnings=_warnings(shown.warnings),
+    )

@@ -35,7 +35,7 @@ from minyi.notify.domain import (
     webhook_url_problem,
 )
 from minyi.notify.models import OutboxMessage, WebhookSubscription
-from minyi.notify.templates import render, safe_params
+from minyi.notify.templates import render_for, safe_params
 from minyi.org.models import MachineClient
 
 # Enough for a production and a test endpoint per event family; more is a misconfiguration.
@@ -214,9 +214,10 @@ def notify_template(
     ticket_id: int | None,
     now: datetime,
 ) -> OutboxMessage:
-    """Queue template `code` (notify/data/templates.csv) to `target` on `channel`.
+    """Queue template `code` (notify/data/templates.csv, or the admins' wording) to `target`
+    on `channel`.
 
-    The text is rendered now, masked (`templates.render`), and stored with the masked
+    The text is rendered now, masked (`templates.render_for`), and stored with the masked
     params, so the outbox holds no unmasked personal data; a gateway gets both.
     Targets: `unit_target`, `user_target`, `requester_target`, `email_target`.
     """
@@ -225,7 +226,7 @@ def notify_template(
         raise ValueError("webhooks are queued by publish_ticket_event")
     if target.startswith("mailto:") and chosen is not Channel.EMAIL:
         raise ValueError("an e-mail address is reached by e-mail only")
-    rendered = render(code, params)
+    rendered = render_for(session, code, params)
     message = _queue(
         session,
         channel=chosen,
