@@ -329,7 +329,10 @@ def _on_dispatch(
     _finish(returned, CANCELLED, now)
 
 
-def _as_deadline(timer: SlaTimer) -> deadlines.TicketDeadline:
+def _as_deadline(
+    timer: SlaTimer, basis: str = "退单不成立，沿用首次派单时限"
+) -> deadlines.TicketDeadline:
+    """A stored clock as the rules' value, to carry it over (rejected return) or scale it (redo)."""
     kind = DeadlineKind(timer.kind)
     return deadlines.TicketDeadline(
         kind,
@@ -337,7 +340,7 @@ def _as_deadline(timer: SlaTimer) -> deadlines.TicketDeadline:
         aware(timer.started_at),
         aware(timer.due_at),
         Duration(DurationKind(timer.span_kind), timer.span_amount),
-        "退单不成立，沿用首次派单时限",
+        basis,
     )
 
 
@@ -433,14 +436,7 @@ def _redo(session: Session, ticket: Ticket, now: datetime) -> None:
     if previous is None:
         return
     calendar = calendar_service.get_calendar(session)
-    original = deadlines.TicketDeadline(
-        DeadlineKind.REPLY,
-        deadlines.Responsible.LEAD_UNIT,
-        aware(previous.started_at),
-        aware(previous.due_at),
-        Duration(DurationKind(previous.span_kind), previous.span_amount),
-        "答复时限",
-    )
+    original = _as_deadline(previous)
     redo = deadlines.redo_deadline(original, start=now, calendar=calendar)
     _start(
         session,
