@@ -43,4 +43,14 @@ def create_app() -> FastAPI:
     app.include_router(sla_router, prefix="/api/v1")
     app.include_router(knowledge_router, prefix="/api/v1")
     app.include_router(triage_router, prefix="/api/v1")
+
+    from fastapi.staticfiles import StaticFiles
+
+    from minyi.web.citizen import router as citizen_router
+    from minyi.web.staff import router as staff_router
+    from minyi.web.templating import STATIC_DIR
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(staff_router)
+    app.include_router(citizen_router)
     return app
