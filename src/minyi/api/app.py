@@ -46,11 +46,13 @@ def create_app() -> FastAPI:
 
     from fastapi.staticfiles import StaticFiles
 
+    from minyi.open311.routes import router as open311_router
     from minyi.web.citizen import router as citizen_router
     from minyi.web.staff import router as staff_router
     from minyi.web.templating import STATIC_DIR
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(open311_router)
     app.include_router(staff_router)
     app.include_router(citizen_router)
     return app
