@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint typecheck pytest pytest-sqlite pytest-pg venv clean bench
+.PHONY: run test lint typecheck chromium pytest pytest-sqlite pytest-pg venv clean bench
 
 venv: $(STAMP)
 
@@ -25,7 +25,16 @@ run: $(STAMP)
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/minyi serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) lint typecheck chromium pytest
+
+# The browser tests (tests/browser) drive Debian's Chromium: install it when it is missing.
+# They fail, never skip, without it.
+chromium:
+	@test -x /usr/bin/chromium || { \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	}
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks migrations
