@@ -251,9 +251,10 @@ class PathBuilder:
         days: int | None = None,
         into: int | None = None,
         scores: tuple[int, int, int, int] | None = None,
+        any_day: bool = False,
     ) -> None:
         at = self.t + between(self.rng, low, high)
-        if who in _UNIT_WHO:
+        if who in _UNIT_WHO and not any_day:
             at = office_hours(at, self.rng)
         self.t = at
         self.steps.append(
@@ -320,8 +321,11 @@ def handle_path(b: PathBuilder, f: Features) -> None:
     if f.withdraw_early:
         b.add(Action.WITHDRAW, Who.CITIZEN, H, 3 * D, reason=b.pick(WITHDRAW_REASONS))
         return
-    b.add(Action.ACCEPT, Who.LEAD, 10 * M, 20 * H)
-    b.add(Action.CONTACT, Who.LEAD, 30 * M, 20 * H)
+    # Most units sign within their 2 working hours and call within the day; a tail is late
+    # and earns the cards the SLA worker gives along the history.
+    b.add(Action.ACCEPT, Who.LEAD, 5 * M, 3 * H)
+    # The 24-hour call to the citizen runs on natural time: the duty officer calls at weekends.
+    b.add(Action.CONTACT, Who.LEAD, 20 * M, 10 * H, any_day=True)
     b.add(Action.START, Who.LEAD, 10 * M, 2 * D)
     if f.chase:
         b.add(Action.CHASE, Who.CITIZEN, D, 5 * D)

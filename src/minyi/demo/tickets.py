@@ -42,6 +42,7 @@ from minyi.intake.schemas import AppealCreate, RequesterIn
 from minyi.org import service as org
 from minyi.org.domain import AreaLevel, Role, UnitKind
 from minyi.org.models import Area, MachineClient, Unit, User
+from minyi.sla.tasks import FireReport, fire_due
 from minyi.tickets import service as tickets
 from minyi.tickets.access import Principal
 from minyi.tickets.domain import Action, Status
@@ -49,6 +50,7 @@ from minyi.tickets.models import Ticket, TicketEvent
 
 Progress = Callable[[str], None]
 CHUNK = 200  # tickets per transaction
+FIRE_EVERY = timedelta(hours=1)  # how often the simulated SLA worker runs
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,11 @@ def build_demo_tickets(
                 say(f"  {received}/{len(plans)} ({time.perf_counter() - started:.0f} s)")
         else:
             runner.step(plan, step_no)
+    runner.fire_timers(now)
+    say(
+        f"  时限 SLA: 预警 warnings {runner.fired.warnings}，亮牌 cards {runner.fired.cards}，"
+        f"升级 escalations {runner.fired.escalations}"
+    )
     session.flush()
     if commit is not None:
         commit()
@@ -335,8 +342,27 @@ class _Runner:
         self.tickets: dict[int, Ticket] = {}
         self.returned_by: dict[int, int] = {}  # ticket id → the unit that last returned it
         self.store = _NoFiles()
+        self.fired_until = since
+        self.fired = FireReport()
+
+    def fire_timers(self, until: datetime) -> None:
+        """The SLA worker as it would have run along the history (hourly): warnings, cards and
+        escalations land when they fell due, not all at once when the real worker starts."""
+        while self.fired_until + FIRE_EVERY <= until:
+            self.fired_until += FIRE_EVERY
+            while True:
+                report = fire_due(self.session, now=self.fired_until, limit=500)
+                self.fired = FireReport(
+                    self.fired.claimed + report.claimed,
+                    self.fired.warnings + report.warnings,
+                    self.fired.cards + report.cards,
+                    self.fired.escalations + report.escalations,
+                )
+                if report.claimed < 500:
+                    break
 
     def receive(self, plan: TicketPlan) -> None:
+        self.fire_timers(plan.received_at.astimezone(UTC))
         self.clock.set(plan.received_at.astimezone(UTC))
         r = plan.requester
         requester = RequesterIn(
@@ -376,6 +402,7 @@ class _Runner:
     def step(self, plan: TicketPlan, step_no: int) -> None:
         step = plan.steps[step_no]
         ticket_id = self.ids[plan.index]
+        self.fire_timers(step.at.astimezone(UTC))
         self.clock.set(step.at.astimezone(UTC))
         ticket = self.tickets[ticket_id]
         try:
