@@ -9,7 +9,6 @@ transaction is rolled back).
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -24,15 +23,15 @@ from minyi.core.config import Settings
 from minyi.core.deps import ClockDep, SessionDep, SettingsDep, TriageDep
 from minyi.core.errors import DomainError
 from minyi.intake import service as intake
-from minyi.intake.domain import CHANNEL_LABEL_ZH, Channel, RequesterKind
+from minyi.intake.domain import CHANNEL_LABEL_ZH, Channel
 from minyi.intake.filestore import FileStore, get_file_store
-from minyi.intake.schemas import AppealCreate
 from minyi.org import service as org
 from minyi.org.domain import Role
 from minyi.org.models import User
 from minyi.tickets import service as tickets
 from minyi.tickets.access import can_view
 from minyi.tickets.domain import Action
+from minyi.web import staff_forms as forms
 from minyi.web import staff_views as views
 from minyi.web.staff_auth import (
     COOKIE,
@@ -44,6 +43,7 @@ from minyi.web.staff_auth import (
     safe_next,
     set_session_cookie,
 )
+from minyi.web.staff_forms import IntakeForm
 from minyi.web.templating import render
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -204,50 +204,13 @@ def queue(
 
 # --- the intake form (来电受理) ---------------------------------------------------------------
 
-_FIELD_OF = {
-    "text": "text",
-    "type": "appeal_type",
-    "appeal_type": "appeal_type",
-    "address_text": "address",
-    "requester": "phone",
-    "requester.phone": "phone",
-    "requester.name": "name",
-    "requester.company_name": "company_name",
-    "requester.credit_code": "credit_code",
-    "requester.kind": "requester_kind",
-}
-_PYDANTIC_ZH = {
-    "text": "诉求内容不能为空",
-    "address_text": "问题地址不能超过 500 字",
-    "requester.name": "姓名不能超过 100 字",
-    "requester.phone": "来电号码格式有误",
-    "requester.company_name": "企业名称不能超过 200 字",
-    "requester.credit_code": "统一社会信用代码格式有误",
-}
-
-
-def _blank_form() -> dict[str, Any]:
-    return {
-        "phone": "",
-        "text": "",
-        "address": "",
-        "appeal_type": "complaint",
-        "requester_kind": "person",
-        "company_name": "",
-        "credit_code": "",
-        "name": "",
-        "anonymous": False,
-        # One key per form shown: pressing 受理 twice (or a retry) opens one ticket.
-        "idempotency_key": uuid.uuid4().hex,
-    }
-
 
 def _intake_page(
     request: Request,
     session: Session,
     user: User,
     channel: Channel,
-    form: dict[str, Any],
+    form: IntakeForm,
     *,
     tz: ZoneInfo,
     errors: dict[str, list[str]] | None = None,
@@ -255,7 +218,7 @@ def _intake_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     principal = principal_for(session, user)
-    history = views.caller_history(session, principal, form["phone"], tz)
+    history = views.caller_history(session, principal, form.phone, tz)
     return _page(
         request,
         session,
@@ -297,29 +260,7 @@ def intake_form(
     channel = views.intake_channel(principal_for(session, user))
     if channel is None:
         return _no_intake(request, session, user)
-    return _intake_page(request, session, user, channel, _blank_form(), tz=_tz(settings))
-
-
-def _problems(exc: DomainError) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for d in exc.details if isinstance(exc.details, list) else []:
-        if isinstance(d, dict):
-            field = _FIELD_OF.get(str(d.get("field", "")), "form")
-            found.setdefault(field, []).append(str(d.get("reason") or exc.message))
-    if not found:
-        found["form"] = [exc.message]
-    return found
-
-
-def _shape_problems(exc: ValidationError) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for err in exc.errors(include_url=False, include_input=False):
-        path = ".".join(str(p) for p in err.get("loc", ()))
-        message = _PYDANTIC_ZH.get(path, "格式或取值不正确")
-        if path == "text" and err.get("type") == "string_too_long":
-            message = "诉求内容过长：不能超过 10000 字，请概括要点"
-        found.setdefault(_FIELD_OF.get(path, "form"), []).append(message)
-    return found
+    return _intake_page(request, session, user, channel, IntakeForm(), tz=_tz(settings))
 
 
 @router.post("/intake", response_model=None)
@@ -331,16 +272,7 @@ def intake_submit(
     engine: TriageDep,
     store: FileStoreDep,
     user: StaffUser,
-    phone: Annotated[str, Form()] = "",
-    text: Annotated[str, Form()] = "",
-    address: Annotated[str, Form()] = "",
-    appeal_type: Annotated[str, Form()] = "complaint",
-    requester_kind: Annotated[str, Form()] = "person",
-    company_name: Annotated[str, Form()] = "",
-    credit_code: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-    anonymous: Annotated[bool, Form()] = False,
-    idempotency_key: Annotated[str, Form()] = "",
+    form: Annotated[IntakeForm, Form()],
 ) -> Response:
     """受理: the same `submit_appeal` as `POST /api/v1/appeals`, on the hotline (or the
     window), triaged at once; then the ticket page with the machine's suggestion."""
@@ -351,43 +283,10 @@ def intake_submit(
     if channel is None:
         return _no_intake(request, session, user)
     tz = _tz(settings)
-    form: dict[str, Any] = {
-        "phone": phone.strip(),
-        "text": text,
-        "address": address.strip(),
-        "appeal_type": appeal_type,
-        "requester_kind": requester_kind,
-        "company_name": company_name.strip(),
-        "credit_code": credit_code.strip(),
-        "name": name.strip(),
-        "anonymous": anonymous,
-        "idempotency_key": idempotency_key or uuid.uuid4().hex,
-    }
-    company = requester_kind == RequesterKind.COMPANY.value
-    requester = {
-        "kind": RequesterKind.COMPANY.value if company else RequesterKind.PERSON.value,
-        "name": form["name"] or None,
-        "phone": form["phone"] or None,
-        "company_name": (form["company_name"] or None) if company else None,
-        "credit_code": (form["credit_code"] or None) if company else None,
-    }
-    raw = {
-        "channel": channel.value,
-        "type": appeal_type,
-        "text": text,
-        "address_text": form["address"] or None,
-        "requester": requester,
-        "anonymous": anonymous,
-    }
-    # An empty text is left for the service to name, so that it is reported together with
-    # every other problem of the call (a bad number, a bad credit code) in one go.
-    blank = not text.strip()
     try:
-        data = AppealCreate.model_validate({**raw, "text": "-"} if blank else raw)
-        if blank:
-            data = data.model_copy(update={"text": ""})
+        data = form.appeal(channel)
     except ValidationError as exc:
-        problems = _shape_problems(exc)
+        problems = forms.shape_problems(exc)
         return _intake_page(
             request,
             session,
@@ -396,7 +295,7 @@ def intake_submit(
             form,
             tz=tz,
             errors=problems,
-            summary=f"有 {sum(map(len, problems.values()))} 处需要修改，未受理",
+            summary=f"有 {forms.count(problems)} 处需要修改，未受理",
             status_code=422,
         )
     try:
@@ -405,7 +304,7 @@ def intake_submit(
             data=data,
             files=[],
             principal=principal,
-            idempotency_key=form["idempotency_key"],
+            idempotency_key=form.idempotency_key or None,
             store=store,
             clock=clock,
             triage=engine if settings.triage_enabled else None,
@@ -421,7 +320,7 @@ def intake_submit(
             channel,
             form,
             tz=tz,
-            errors=_problems(exc),
+            errors=forms.service_problems(exc),
             summary=exc.message,
             status_code=exc.status_code,
         )
