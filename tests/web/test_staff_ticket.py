@@ -131,6 +131,19 @@ def test_the_full_number_is_shown_only_with_a_reason_and_is_audited(
     assert entry is not None
 
 
+def test_an_evaluator_reads_the_ticket_without_the_callers_identity(
+    client: TestClient, session: Session
+) -> None:
+    world = make_world(session)
+    ticket = make_ticket(session, world, phone="13812345678")
+    sign_in(client, "evaluator")
+    page = client.get(f"/staff/tickets/{ticket.id}")
+    assert page.status_code == 200 and ticket.text in page.text
+    assert "5678" not in page.text and "王" not in page.text
+    assert ticket.address_text is not None and ticket.address_text not in page.text
+    assert "（已隐藏）" in page.text
+
+
 def test_the_dispatcher_queue_lists_what_waits(client: TestClient, session: Session) -> None:
     make_world(session)
     sign_in(client, "agent")

@@ -158,13 +158,25 @@ def caller_history(
 
 
 def place_suggestions(session: Session, typed: str) -> list[str]:
-    """Full names from the organisation tree ("T1区 东风街道 幸福社区") for the typed words:
-    the locator reads them back from the address, so picking one places the appeal."""
-    words = typed.strip().split()
-    if not words or len(words[-1]) < 2:
+    """Full names from the organisation tree ("T1区 东风街道 幸福社区") for the address typed:
+    the place triage's locator reads in it and the places below it, then the places whose
+    name holds the last word typed. The locator reads the same names back at intake, so
+    picking one places the appeal."""
+    typed = typed.strip()
+    if len(typed) < 2:
         return []
-    areas, _ = org.list_areas(session, q=words[-1][:50], limit=PLACE_SUGGESTIONS)
-    return [_area_path(session, a) for a in areas]
+    found: list[Area] = []
+    located = triage.locate(session, area_id=None, text=typed, address=typed, lon=None, lat=None)
+    area = org.get_area(session, located.area_id) if located.area_id is not None else None
+    if area is not None:
+        below, _ = org.list_areas(session, parent_id=area.id, limit=PLACE_SUGGESTIONS)
+        found.extend([area, *below])
+    last = typed.split()[-1][:50]
+    if len(last) >= 2:
+        named, _ = org.list_areas(session, q=last, limit=PLACE_SUGGESTIONS)
+        found.extend(named)
+    paths = dict.fromkeys(_area_path(session, a) for a in found)
+    return list(paths)[:PLACE_SUGGESTIONS]
 
 
 def _area_path(session: Session, area: Area) -> str:
@@ -225,6 +237,8 @@ class TicketPage:
     channel_label: str
     type_label: str
     received_at: str
+    # None where the requester's identity is hidden from this reader (`ticket_read`).
+    address: str | None
     requester: RequesterRead | None
     triage: TriageView | None
     clocks: list[ClockRow]
@@ -323,6 +337,7 @@ def ticket_page(
         channel_label=channel_label(ticket.channel),
         type_label=APPEAL_TYPE_LABEL_ZH.get(AppealType(ticket.appeal_type), ticket.appeal_type),
         received_at=local(ticket.received_at, tz),
+        address=read.address_text,
         requester=requester,
         triage=view,
         clocks=clocks,
