@@ -406,7 +406,7 @@ async def track_find(request: Request, session: SessionDep) -> Response:
         return render(
             request,
             "citizen/track_find.html",
-            {"nav": "track", "code": code, "last4": raw.get("last4")[:8], "errors": errors},
+            {"nav": "track", "code": code, "last4": "", "errors": errors},
             status_code=404 if "form" in errors else 422,
         )
     response = RedirectResponse(f"/track/{quote(ticket.tracking_code)}", status_code=303)
