@@ -170,7 +170,9 @@ def test_supplement_chase_and_withdraw_from_the_page(
     code = file_appeal(client)
     page = client.get(f"/track/{code}").text
     assert '<label for="supplement-text">补充内容</label>' in page and "提交补充" in page
-    assert ">催办</button>" not in page  # nothing to chase before dispatch
+    assert "派单以后才能催办" in page  # nothing to chase before dispatch
+    early = client.post(f"/track/{code}/chase", follow_redirects=False)
+    assert early.status_code == 409 and "派单以后才能催办" in early.text
     empty = client.post(f"/track/{code}/supplement", data={"text": "  "}, follow_redirects=False)
     assert empty.status_code == 422 and "请填写补充内容" in empty.text
 
@@ -184,7 +186,7 @@ def test_supplement_chase_and_withdraw_from_the_page(
     assert "补充内容已提交" in page and "今天早上又在打桩，&lt;b&gt;已拍照&lt;/b&gt;" in page
 
     act(session, code, "dispatcher", Action.DISPATCH, unit_id=world.bureau.id, co_unit_ids=[])
-    assert ">催办</button>" in client.get(f"/track/{code}").text
+    assert "提醒承办单位尽快办理" in client.get(f"/track/{code}").text
     chased = client.post(f"/track/{code}/chase", follow_redirects=False)
     assert chased.status_code == 303 and ticket_of(session, code).chase_count == 1
     assert "已催办" in client.get(chased.headers["location"]).text
@@ -247,3 +249,48 @@ def test_large_type_mode_is_thorough(client: TestClient, world: World) -> None:
     assert refused.status_code == 403
     back = client.post("/large-type", data={"back": "/\\evil.example"}, follow_redirects=False)
     assert back.headers["location"] == "/"
+
+
+def test_an_instant_answer_can_close_a_consultation(
+    client: TestClient, world: World, session: Session, store: DirectoryFileStore
+) -> None:
+    from tests.triage.knowledge.helpers import RESIDENCE_ANSWER, RESIDENCE_QUESTIONS, approved_entry
+
+    approved_entry(session, questions=RESIDENCE_QUESTIONS, answer=RESIDENCE_ANSWER)
+    session.commit()
+    code = file_appeal(client, type="consultation", text="请问居住证怎么办理？")
+    done = client.get(f"/appeal/done/{code}").text
+    assert RESIDENCE_ANSWER in done and "问题已解决" in done
+    page = client.get(f"/track/{code}").text
+    assert RESIDENCE_ANSWER in page
+    accepted = client.post(f"/track/{code}/instant-answer/accept", follow_redirects=False)
+    assert accepted.status_code == 303
+    page = client.get(accepted.headers["location"]).text
+    assert status_of(page) == "已直接答复" and "问题已解决，诉求已办结" in page
+
+
+def test_an_appeal_without_a_phone_is_confirmed_but_cannot_be_tracked_online(
+    client: TestClient, world: World, session: Session, store: DirectoryFileStore
+) -> None:
+    answer = submit(client, phone="", name="", anonymous="1")
+    assert answer.status_code == 303
+    done = client.get(answer.headers["location"])
+    assert done.status_code == 200 and "不能在网上查询进度" in done.text
+    code = answer.headers["location"].rsplit("/", 1)[-1]
+    assert client.get(f"/track/{code}").status_code == 404
+
+
+def test_addresses_only_posted_to_lead_back_to_their_page(
+    client: TestClient, world: World, store: DirectoryFileStore
+) -> None:
+    code = file_appeal(client)
+    for url, target in (
+        ("/appeal/check", "/appeal"),
+        (f"/track/{code}/supplement", f"/track/{code}"),
+        (f"/track/{code}/instant-answer/accept", f"/track/{code}"),
+        ("/large-type", "/"),
+    ):
+        answer = client.get(url, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == target, url
+    bad = client.get(f"/track/{code}/files/not-a-number")
+    assert bad.status_code == 404 and bad.headers["content-type"].startswith("text/html")
