@@ -4,13 +4,15 @@ bad request is refused in the spec's error shape (403 / 404 / 400) and stores no
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from minyi.core.config import Settings, get_settings
 from minyi.intake.domain import is_valid_tracking_code
 from minyi.intake.models import Requester
 from minyi.open311.service import CHOSEN_MARK
@@ -130,6 +132,23 @@ def test_a_service_printed_with_a_shared_code_is_named_by_its_path(
     assert response.status_code == 200, response.text
     ticket = session.get(Ticket, int(response.json()[0]["service_request_id"]))
     assert ticket is not None and ticket.item_id == o311.shared_b.id
+
+
+def test_with_triage_off_the_chosen_service_still_names_the_request(
+    api: TestClient, session: Session, o311: Open311World
+) -> None:
+    app = cast(FastAPI, api.app)
+    app.dependency_overrides[get_settings] = lambda: Settings(triage_enabled=False)
+    response = api.post(f"{URL}.json", data=form(o311))
+    assert response.status_code == 200, response.text
+    request_id = response.json()[0]["service_request_id"]
+    ticket = session.get(Ticket, int(request_id))
+    assert ticket is not None and ticket.item_id is None  # no one has classified it yet
+    (row,) = api.get(f"{URL}/{request_id}.json").json()
+    assert (row["service_code"], row["service_name"]) == ("T50101", "路灯不亮")
+    listed = api.get(f"{URL}.json", params={"service_code": "T50101"}).json()
+    assert [r["service_request_id"] for r in listed] == [request_id]
+    assert api.get(f"{URL}.json", params={"service_code": "T40201"}).json() == []
 
 
 def test_a_repeat_within_ten_minutes_opens_no_second_ticket(

@@ -149,7 +149,47 @@ async def read_form(request: Request) -> Form:
     return Form(query + fields, None)
 
 
-@router.post("/requests.{fmt}")
+_TEXT = {"type": "string"}
+_POST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            _FORM_TYPE: {
+                "schema": {
+                    "type": "object",
+                    "required": ["api_key", "service_code", "description"],
+                    "properties": {
+                        "api_key": {**_TEXT, "description": "A machine client's key"},
+                        "service_code": _TEXT,
+                        "description": {**_TEXT, "maxLength": domain.MAX_DESCRIPTION},
+                        "lat": {"type": "number"},
+                        "long": {"type": "number"},
+                        "address_string": _TEXT,
+                        "address_id": {**_TEXT, "description": "An area code of the org tree"},
+                        "media_url": {**_TEXT, "format": "uri"},
+                        "first_name": _TEXT,
+                        "last_name": _TEXT,
+                        "phone": _TEXT,
+                        "email": {**_TEXT, "description": "Accepted, not kept"},
+                        "attribute[appeal_type]": _TEXT,
+                        "attribute[anonymous]": _TEXT,
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/requests.{fmt}",
+    openapi_extra=_POST_BODY,
+    responses={
+        400: {"description": "Anything wrong with the request; every problem listed"},
+        403: {"description": "api_key missing, invalid or without appeals:create"},
+        404: {"description": "service_code not found"},
+    },
+)
 def create_request(
     fmt: str,
     session: SessionDep,
