@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +81,16 @@ class LiveServer:
         with Session(self.engine) as session:
             found = session.scalar(select(Ticket.id).where(Ticket.tracking_code == tracking_code))
         assert found is not None, f"no ticket with tracking code {tracking_code}"
+        return found
+
+    def ticket_count(self) -> int:
+        with Session(self.engine) as session:
+            return len(session.scalars(select(Ticket.id)).all())
+
+    def tracking_code(self, ticket_id: int) -> str:
+        with Session(self.engine) as session:
+            found = session.scalar(select(Ticket.tracking_code).where(Ticket.id == ticket_id))
+        assert found is not None, f"no ticket {ticket_id}"
         return found
 
 
@@ -321,3 +333,79 @@ def staff_api(live_server: LiveServer) -> Iterator[StaffApi]:
     api = StaffApi(live_server.url)
     yield api
     api.close()
+
+
+def walk_to_rating(api: StaffApi, ticket_id: int, unit_id: int, reply: str) -> None:
+    """The centre dispatches, the unit accepts, calls, works and replies, the centre
+    approves the reply: the order of tests/tickets/test_routes.py."""
+    api.do("dispatcher", ticket_id, "dispatch", unit_id=unit_id, co_unit_ids=[])
+    api.do("handler", ticket_id, "accept")
+    api.do("handler", ticket_id, "contact")
+    api.do("handler", ticket_id, "start")
+    api.do("handler", ticket_id, "reply", text=reply)
+    api.do("dispatcher", ticket_id, "approve_reply")
+
+
+# --- citizen helpers ---------------------------------------------------------------------
+
+
+def tiny_png(width: int = 8, height: int = 8) -> bytes:
+    """A real PNG (signature, IHDR, IDAT, IEND with their CRCs): a red square."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    rows = b"".join(b"\x00" + b"\xcc\x22\x22" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def api_appeal(live: LiveServer, text: str, phone: str = PHONE_NUMBER) -> tuple[int, str]:
+    """An appeal filed through the JSON API (quicker than the form where the form is not
+    what a test is about): its ticket id and tracking code."""
+    response = httpx.post(
+        f"{live.url}/api/v1/appeals",
+        json={
+            "channel": "web",
+            "type": "complaint",
+            "text": text,
+            "address_text": "东风街道幸福社区",
+            "requester": {"name": "王小明", "phone": phone},
+        },
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return int(body["ticket_id"]), str(body["tracking_code"])
+
+
+def open_tracking(page: Page, code: str, last4: str = LAST4) -> None:
+    """Find an appeal the way a citizen does: /track, the code and the phone's last digits."""
+    page.goto("/track")
+    page.get_by_label("查询码").fill(code)
+    page.get_by_label("手机号后四位").fill(last4)
+    page.get_by_role("button", name="查询", exact=True).click()
+    page.wait_for_url(f"**/track/{code}")
+
+
+# --- staff helpers -------------------------------------------------------------------------
+
+
+def staff_login(page: Page, username: str, target: str = "/staff/intake") -> None:
+    page.goto(target)
+    if "/staff/login" not in page.url:
+        page.goto("/staff/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录", exact=True).click()
+    page.wait_for_url(lambda url: "/staff/login" not in url)
