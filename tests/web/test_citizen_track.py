@@ -241,7 +241,8 @@ def test_large_type_mode_is_thorough(client: TestClient, world: World) -> None:
     page = client.get("/appeal").text
     assert '<body class="large-type' in page and "标准字号" in page
     css = client.get("/static/css/minyi.css").text
-    for rule in ("body.large-type {", "--base-size: 21px", ".large-type .scale", ":focus-visible"):
+    assert '<html lang="zh-CN" class="large-type">' in page
+    for rule in ("html.large-type", "--base-size: 21px", ".large-type .scale", ":focus-visible"):
         assert rule in css
     refused = client.post(
         "/large-type", data={"back": "/"}, headers={"Origin": "https://evil.example"}

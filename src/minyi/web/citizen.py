@@ -28,14 +28,7 @@ from minyi.triage.domain import emergency_advice
 from minyi.triage.engine import TriageEngine
 from minyi.triage.knowledge import service as knowledge
 from minyi.web import citizen_views as views
-from minyi.web.citizen_forms import (
-    MAX_TEXT,
-    TYPE_CHOICES,
-    AppealForm,
-    FormTooLarge,
-    RawForm,
-    read_form,
-)
+from minyi.web.citizen_forms import MAX_TEXT, TYPE_CHOICES, AppealForm, FormDep
 from minyi.web.citizen_proof import (
     clean_code,
     proofs,
@@ -159,16 +152,16 @@ def appeal_form(request: Request, session: SessionDep) -> HTMLResponse:
     return _appeal_page(request, session, AppealForm())
 
 
-async def _read_appeal(request: Request) -> AppealForm | FormTooLarge:
-    try:
-        return AppealForm.from_raw(await read_form(request))
-    except FormTooLarge as exc:
-        return exc
+def _too_large(request: Request, session: SessionDep, message: str) -> HTMLResponse:
+    blank = AppealForm()
+    blank.add("text", message)
+    return _appeal_page(request, session, blank, status_code=413)
 
 
 @router.post("/appeal", response_class=HTMLResponse)
-async def submit_appeal(
+def submit_appeal(
     request: Request,
+    body: FormDep,
     session: SessionDep,
     clock: ClockDep,
     store: FileStoreDep,
@@ -178,11 +171,9 @@ async def submit_appeal(
     """Take the appeal through intake (channel 网站) and answer with its tracking code."""
     if not same_origin(request):
         return cross_site(request)
-    form = await _read_appeal(request)
-    if isinstance(form, FormTooLarge):
-        blank = AppealForm()
-        blank.add("text", form.message)
-        return _appeal_page(request, session, blank, status_code=413)
+    if body.too_large:
+        return _too_large(request, session, body.too_large)
+    form = AppealForm.from_raw(body)
     data = form.check()
     if data is None:
         boxes = _boxes(session, _preview(session, engine, form.text, form.address_text, clock))
@@ -222,16 +213,14 @@ async def submit_appeal(
 
 
 @router.post("/appeal/check", response_class=HTMLResponse)
-async def check_appeal(
-    request: Request, session: SessionDep, clock: ClockDep, engine: TriageDep
+def check_appeal(
+    request: Request, body: FormDep, session: SessionDep, clock: ClockDep, engine: TriageDep
 ) -> HTMLResponse:
     """Without JavaScript: show the emergency and "already reported" boxes for what was
     typed, without submitting anything."""
-    form = await _read_appeal(request)
-    if isinstance(form, FormTooLarge):
-        blank = AppealForm()
-        blank.add("text", form.message)
-        return _appeal_page(request, session, blank, status_code=413)
+    if body.too_large:
+        return _too_large(request, session, body.too_large)
+    form = AppealForm.from_raw(body)
     form.files = []
     boxes = _boxes(session, _preview(session, engine, form.text, form.address_text, clock))
     return _appeal_page(
@@ -243,38 +232,28 @@ async def check_appeal(
     )
 
 
-async def _typed(request: Request) -> RawForm:
-    try:
-        return await read_form(request)
-    except FormTooLarge:
-        return RawForm()
-
-
 @router.post("/appeal/emergency", response_class=HTMLResponse)
-async def emergency_box(
-    request: Request, session: SessionDep, clock: ClockDep, engine: TriageDep
+def emergency_box(
+    request: Request, body: FormDep, session: SessionDep, clock: ClockDep, engine: TriageDep
 ) -> HTMLResponse:
     """The emergency box while typing (htmx): call 119/110/120/gas now, before submitting."""
-    raw = await _typed(request)
-    found = _preview(session, engine, raw.get("text"), "", clock)
+    found = _preview(session, engine, body.get("text"), "", clock)
     return render(request, "citizen/_emergency.html", _boxes(session, found))
 
 
 @router.post("/appeal/similar", response_class=HTMLResponse)
-async def similar_box(
-    request: Request, session: SessionDep, clock: ClockDep, engine: TriageDep
+def similar_box(
+    request: Request, body: FormDep, session: SessionDep, clock: ClockDep, engine: TriageDep
 ) -> HTMLResponse:
     """Open appeals about the same matter nearby (htmx); nothing personal is shown."""
-    raw = await _typed(request)
-    found = _preview(session, engine, raw.get("text"), raw.get("address_text"), clock)
+    found = _preview(session, engine, body.get("text"), body.get("address_text"), clock)
     return render(request, "citizen/_similar.html", _boxes(session, found))
 
 
 @router.post("/appeal/places", response_class=HTMLResponse)
-async def place_options(request: Request, session: SessionDep) -> HTMLResponse:
+def place_options(request: Request, body: FormDep, session: SessionDep) -> HTMLResponse:
     """Suggestions for the address field from the organisation tree (htmx, a datalist)."""
-    raw = await _typed(request)
-    places = views.place_suggestions(session, raw.get("address_text"))
+    places = views.place_suggestions(session, body.get("address_text"))
     return render(request, "citizen/_places.html", {"places": places})
 
 
@@ -324,15 +303,11 @@ def large_type_page() -> RedirectResponse:
 
 
 @router.post("/large-type", response_model=None)
-async def toggle_large_type(request: Request) -> Response:
+def toggle_large_type(request: Request, body: FormDep) -> Response:
     """Switch the large-type mode (长辈模式) on or off; remembered for a year."""
     if not same_origin(request):
         return cross_site(request)
-    try:
-        raw = await read_form(request)
-    except FormTooLarge:
-        raw = RawForm()
-    back = raw.get("back") or "/"
+    back = body.get("back") or "/"
     # Only a path of this site: "//host" and "/\\host" would leave it.
     local = back.startswith("/") and not back.startswith("//") and "\\" not in back
     target = back if local else "/"

@@ -12,10 +12,10 @@ import re
 import secrets
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -41,6 +41,8 @@ class FormTooLarge(Exception):
 class RawForm:
     fields: dict[str, str] = field(default_factory=dict)
     files: list[media.IncomingFile] = field(default_factory=list)
+    # Why nothing was read (the body broke a cap), in plain words; None when all is here.
+    too_large: str | None = None
 
     def get(self, name: str) -> str:
         return self.fields.get(name, "")
@@ -103,6 +105,20 @@ async def read_form(request: Request) -> RawForm:
     body = b"".join([chunk async for chunk in _capped(request, MAX_PLAIN_FORM_BYTES)])
     text = body.decode("utf-8", errors="replace")
     return RawForm(fields=dict(parse_qsl(text, keep_blank_values=True)))
+
+
+async def form_body(request: Request) -> RawForm:
+    """The posted form, as a dependency. Reading is the only asynchronous part: the pages
+    themselves are synchronous, so FastAPI runs them in its threads. A page that waited on
+    the database inside the event loop would stall every other request, including the one
+    whose commit it waits for (SQLite takes its write lock at BEGIN)."""
+    try:
+        return await read_form(request)
+    except FormTooLarge as exc:
+        return RawForm(too_large=exc.message)
+
+
+FormDep = Annotated[RawForm, Depends(form_body)]
 
 
 # --- the appeal ---------------------------------------------------------------------------

@@ -30,10 +30,9 @@ from minyi.web import citizen_views as views
 from minyi.web.citizen_forms import (
     RATING_DIMENSIONS,
     RATING_WORDS,
-    FormTooLarge,
+    FormDep,
     RatingForm,
     RawForm,
-    read_form,
 )
 from minyi.web.citizen_proof import (
     clean_code,
@@ -125,14 +124,10 @@ def track_form(request: Request, code: str = "") -> HTMLResponse:
 
 
 @router.post("/track", response_class=HTMLResponse)
-async def track_find(request: Request, session: SessionDep) -> Response:
+def track_find(request: Request, raw: FormDep, session: SessionDep) -> Response:
     """Tracking code + last four phone digits; the proof is remembered for this browser."""
     if not same_origin(request):
         return cross_site(request)
-    try:
-        raw = await read_form(request)
-    except FormTooLarge:
-        raw = RawForm()
     code, last4 = clean_code(raw.get("code")), clean_last4(raw.get("last4"))
     errors: dict[str, str] = {}
     if not code:
@@ -206,22 +201,23 @@ def track(
     return not_found(request)
 
 
-async def _citizen_act(
-    request: Request, session: SessionDep, clock: ClockDep, tracking_code: str, action: Action
+def _citizen_act(
+    request: Request,
+    raw: RawForm,
+    session: SessionDep,
+    clock: ClockDep,
+    tracking_code: str,
+    action: Action,
 ) -> Response:
     if not same_origin(request):
         return cross_site(request)
     ticket = _owned(request, session, clean_code(tracking_code))
     if ticket is None:
         return not_found(request)
-    status_code = 422
-    try:
-        raw = await read_form(request)
-    except FormTooLarge:
-        raw, status_code = RawForm(), 413
+    status_code = 413 if raw.too_large else 422
     text = raw.get("text").strip()
     problem = None
-    if status_code == 413:
+    if raw.too_large:
         problem = f"提交的内容太长了：补充内容最多 {MAX_SUPPLEMENT} 字，请删减后再提交。"
     elif action is Action.WITHDRAW and raw.get("confirm") != "yes":
         return render(request, "citizen/withdraw_confirm.html", {"nav": "track", "ticket": ticket})
@@ -268,31 +264,31 @@ async def _citizen_act(
 
 
 @router.post("/track/{tracking_code}/supplement", response_class=HTMLResponse)
-async def supplement(
-    request: Request, tracking_code: str, session: SessionDep, clock: ClockDep
+def supplement(
+    request: Request, tracking_code: str, raw: FormDep, session: SessionDep, clock: ClockDep
 ) -> Response:
     """补充: more details for the unit, kept on the ticket."""
-    return await _citizen_act(request, session, clock, tracking_code, Action.SUPPLEMENT)
+    return _citizen_act(request, raw, session, clock, tracking_code, Action.SUPPLEMENT)
 
 
 @router.post("/track/{tracking_code}/chase", response_class=HTMLResponse)
-async def chase(
-    request: Request, tracking_code: str, session: SessionDep, clock: ClockDep
+def chase(
+    request: Request, tracking_code: str, raw: FormDep, session: SessionDep, clock: ClockDep
 ) -> Response:
     """催办: remind the unit."""
-    return await _citizen_act(request, session, clock, tracking_code, Action.CHASE)
+    return _citizen_act(request, raw, session, clock, tracking_code, Action.CHASE)
 
 
 @router.post("/track/{tracking_code}/withdraw", response_class=HTMLResponse)
-async def withdraw(
-    request: Request, tracking_code: str, session: SessionDep, clock: ClockDep
+def withdraw(
+    request: Request, tracking_code: str, raw: FormDep, session: SessionDep, clock: ClockDep
 ) -> Response:
     """撤诉, after a confirmation page (no script needed to confirm)."""
-    return await _citizen_act(request, session, clock, tracking_code, Action.WITHDRAW)
+    return _citizen_act(request, raw, session, clock, tracking_code, Action.WITHDRAW)
 
 
 @router.post("/track/{tracking_code}/instant-answer/{decision}", response_class=HTMLResponse)
-async def instant_answer(
+def instant_answer(
     request: Request, tracking_code: str, decision: str, session: SessionDep, clock: ClockDep
 ) -> Response:
     """秒答: the answer solved it (the appeal closes as answered), or ask for a person."""
@@ -351,8 +347,8 @@ def rate_form(request: Request, tracking_code: str, session: SessionDep) -> HTML
 
 
 @router.post("/track/{tracking_code}/rate", response_class=HTMLResponse)
-async def rate(
-    request: Request, tracking_code: str, session: SessionDep, clock: ClockDep
+def rate(
+    request: Request, tracking_code: str, raw: FormDep, session: SessionDep, clock: ClockDep
 ) -> Response:
     """好差评: four dimensions; an unsatisfied rating sends the appeal back to be redone."""
     if not same_origin(request):
@@ -362,10 +358,8 @@ async def rate(
     ticket = find(session, code, last4)
     if ticket is None or last4 is None:
         return not_found(request)
-    try:
-        form = RatingForm.from_raw(await read_form(request))
-    except FormTooLarge:
-        form = RatingForm()
+    form = RatingForm.from_raw(raw)
+    if raw.too_large:
         form.errors["comment"] = ["评价意见太长了，请删减后再提交。"]
         return _rate_page(request, ticket, form, status_code=413)
     body = form.check()
