@@ -114,8 +114,9 @@ def test_the_status_follows_the_staff_and_the_page_shows_deadline_and_reply(
     assert status_of(client.get(f"/track/{code}").text) == "办理中"
     act(session, code, "handler", Action.REPLY, text=REPLY)
     page = client.get(f"/track/{code}").text
-    # Not shown until the centre has checked it.
+    # Not shown until the centre has checked it; the deadline gives way to the reply's time.
     assert REPLY not in page and "正在审核" in page
+    assert "答复时间" in page and "答复期限" not in page
     act(session, code, "dispatcher", Action.APPROVE_REPLY)
     page = client.get(f"/track/{code}").text
     assert status_of(page) == "待评价" and REPLY in page
@@ -279,6 +280,12 @@ def test_an_appeal_without_a_phone_is_confirmed_but_cannot_be_tracked_online(
     assert done.status_code == 200 and "不能在网上查询进度" in done.text
     code = answer.headers["location"].rsplit("/", 1)[-1]
     assert client.get(f"/track/{code}").status_code == 404
+    named = submit(client, text="匿名反映：公园长椅坏了", phone="", name="老王", anonymous="1")
+    assert client.get(named.headers["location"]).status_code == 200
+    # A browser cannot claim an appeal that left a phone by saying it had none.
+    other = file_appeal(fresh(client), text="另一条：楼道灯不亮")
+    client.cookies.set("minyi_track", f"{other}-")
+    assert client.get(f"/appeal/done/{other}").status_code == 404
 
 
 def test_addresses_only_posted_to_lead_back_to_their_page(

@@ -264,9 +264,10 @@ def appeal_done(request: Request, tracking_code: str, session: SessionDep) -> HT
     last4 = proofs(request).get(code)
     ticket = find(session, code, last4) if last4 else None
     if ticket is None and last4 == "":
-        # Filed without a phone: it cannot be tracked online, but its code is shown once.
+        # Filed without a phone: it cannot be tracked online, but this browser is shown
+        # its code (the cookie says it filed it; a phoneless appeal is all it may see).
         found = views.ticket_by_code(session, code) if code else None
-        ticket = found if found is not None and found.requester_id is None else None
+        ticket = found if found is not None and views.without_phone(session, found) else None
     if ticket is None:
         return not_found(request)
     decision = triage.decision_for(session, ticket.id)

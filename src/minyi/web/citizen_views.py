@@ -393,6 +393,22 @@ def _size(n: int) -> str:
     return f"{max(n // 1024, 1)} KB"
 
 
+def without_phone(session: Session, ticket: Ticket) -> bool:
+    """Whether the appeal left no phone (so no proof can ever be made for it)."""
+    requester = queries.requester_view(
+        session,
+        Principal(session=session, tracking_ticket_id=ticket.id),
+        ticket,
+        reveal=False,
+        reason=None,
+    )
+    return requester is None or not requester.phone
+
+
+# The unit has answered: until a redo, no reply deadline runs for the citizen to watch.
+_REPLY_IN = frozenset({Status.REPLIED, Status.REPLY_REVIEW, Status.AWAITING_RATING, Status.CLOSED})
+
+
 @dataclass(frozen=True)
 class TrackingView:
     ticket: Ticket
@@ -400,6 +416,7 @@ class TrackingView:
     stages: list[Stage]
     ending: str | None
     deadline: Deadline | None
+    replied_at: datetime | None  # the reply is in: its time replaces the deadline
     attachments: list[AttachmentView]
     allowed: set[str]
     place: str | None
@@ -418,12 +435,14 @@ def tracking_view(session: Session, ticket: Ticket, now: datetime, *, owner: boo
     else:
         public = public.model_copy(update={"reply_text": None})
     area = org.get_area(session, ticket.area_id) if ticket.area_id else None
+    waiting = ticket.is_open and status not in _REPLY_IN
     return TrackingView(
         ticket=ticket,
         public=public,
         stages=stages(session, ticket, public.handling_unit),
         ending=ENDINGS.get(status),
-        deadline=reply_deadline(session, ticket, now) if ticket.is_open else None,
+        deadline=reply_deadline(session, ticket, now) if waiting else None,
+        replied_at=ticket.replied_at if status in _REPLY_IN else None,
         attachments=attachments(session, ticket) if owner else [],
         allowed=allowed,
         place=area_path(area) if area is not None else None,
