@@ -94,12 +94,13 @@ class LiveServer:
         return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, WorldIds]]:
     """A migrated database of its own with the small world committed; dropped afterwards.
 
-    Session-scoped (unlike tests/conftest.py's `scratch_db`, same pattern): migrating once
-    keeps the browser tests quick. The tests use fresh tickets, so they never meet."""
+    One for the whole package (unlike tests/conftest.py's per-test `scratch_db`, same
+    pattern): migrating once keeps the browser tests quick. The tests use fresh tickets,
+    so they never meet; server and browser go when the package's last test is done."""
     kind = os.environ.get("MINYI_TEST_DB", "sqlite")
     conninfo = ""
     name = ""
@@ -154,7 +155,7 @@ class _ThreadServer(uvicorn.Server):
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(
     live_engine: tuple[Engine, WorldIds], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
@@ -205,13 +206,13 @@ def live_server(
         thread.join(timeout=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         pytest.fail(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Dialog, FilePayload, Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.browser.conftest import (
     LAST4,
@@ -44,7 +44,6 @@ def test_submit_with_a_photo_track_watch_the_status_and_rate(
     page.get_by_label("姓名（可不填）").fill("王小明")
     photo: FilePayload = {"name": "工地.png", "mimeType": "image/png", "buffer": tiny_png()}
     page.get_by_label("上传照片、录音或视频").set_input_files([photo])
-    assert_accessible(page, "填好的反映问题表单")
     screenshot(page, "appeal-form-filled")
     page.get_by_role("button", name="提交诉求").click()
 
@@ -178,25 +177,16 @@ def test_supplement_and_chase_from_the_tracking_page(
 def test_withdraw_asks_for_confirmation_first(page: Page, live_server: LiveServer) -> None:
     _, code = api_appeal(live_server, "小区绿化带里有人种菜，请物业处理，已自行协商中")
     open_tracking(page, code)
-    dialogs: list[str] = []
-
-    def dismiss(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.once("dialog", dismiss)
     page.get_by_role("button", name="撤回诉求").click()
-    page.wait_for_load_state()
-    if dialogs:
-        # A browser confirm: dismissed, nothing changed; then accepted.
-        expect(page.locator("#ticket-status")).not_to_contain_text("撤")
-        page.once("dialog", lambda d: d.accept())
-        page.get_by_role("button", name="撤回诉求").click()
-    else:
-        # A confirmation step on the page itself.
-        assert_accessible(page, "撤回确认")
-        page.get_by_role("button", name=re.compile("确认")).click()
-    expect(page.locator("#ticket-status")).to_contain_text("撤")
+    # A confirmation step first; going back leaves the appeal as it was.
+    expect(page.get_by_role("heading", level=1)).to_contain_text("撤回")
+    assert_accessible(page, "撤回确认")
+    screenshot(page, "withdraw-confirm")
+    page.get_by_role("link", name=re.compile("不撤回")).click()
+    expect(page.locator("#ticket-status")).to_have_text("已受理")
+    page.get_by_role("button", name="撤回诉求").click()
+    page.get_by_role("button", name="确认撤回").click()
+    expect(page.locator("#ticket-status")).to_have_text("已撤诉")
 
 
 def test_emergency_text_shows_tap_to_call_lines_before_submitting(page: Page) -> None:
