@@ -277,18 +277,17 @@ def assert_accessible(page: Page, name: str) -> None:
 # --- screenshots -------------------------------------------------------------------------
 
 
-def screenshot(page: Page, name: str, *, desktop: bool = False) -> None:
-    """docs/screenshots/<name>.png at phone size (and <name>-desktop.png when asked), only
-    with MINYI_SCREENSHOTS=1, so that an ordinary run never rewrites tracked files."""
+def screenshot(page: Page, name: str, *, phone: bool = True, desktop: bool = False) -> None:
+    """docs/screenshots/<name>.png at phone size and/or <name>-desktop.png, only with
+    MINYI_SCREENSHOTS=1, so that an ordinary run never rewrites tracked files."""
     if os.environ.get("MINYI_SCREENSHOTS") != "1":
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     before = page.viewport_size
-    page.set_viewport_size(PHONE)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    if desktop:
-        page.set_viewport_size(DESKTOP)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
+    for wanted, size, suffix in ((phone, PHONE, ""), (desktop, DESKTOP, "-desktop")):
+        if wanted:
+            page.set_viewport_size(size)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}{suffix}.png"), full_page=True)
     if before is not None:
         page.set_viewport_size(before)
 
@@ -319,6 +318,11 @@ class StaffApi:
         assert response.status_code == 200, f"{who} {action}: {response.text}"
         result: dict[str, Any] = response.json()
         return result
+
+    def post(self, who: str, path: str, body: dict[str, Any]) -> Any:
+        response = self.http.post(path, json=body, headers=self.headers(who))
+        assert response.status_code in (200, 201), f"{who} {path}: {response.text}"
+        return response.json()
 
     def get(self, who: str, path: str) -> Any:
         response = self.http.get(path, headers=self.headers(who))

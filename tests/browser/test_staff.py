@@ -33,7 +33,7 @@ def test_sign_in_is_accessible_and_refuses_a_wrong_password(page: Page) -> None:
     page.set_viewport_size(DESKTOP)
     page.goto("/staff/login")
     assert_accessible(page, "工作人员登录 /staff/login")
-    screenshot(page, "staff-login", desktop=True)
+    screenshot(page, "staff-login", phone=False, desktop=True)
     page.get_by_label("用户名").fill("agent")
     page.get_by_label("密码").fill("wrong-password")
     page.get_by_role("button", name="登录", exact=True).click()
@@ -68,13 +68,12 @@ def test_an_agent_takes_a_call_with_the_callers_history_and_triage(
     page.get_by_label("诉求人类型").select_option(label="个人")
     expect(page.get_by_label("统一社会信用代码")).to_be_hidden()
     assert_accessible(page, "来电受理（重复来电）")
-    screenshot(page, "staff-intake", desktop=True)
+    screenshot(page, "staff-intake", phone=False, desktop=True)
 
     page.get_by_role("button", name="受理", exact=True).click()
     ticket = _taken(page, live_server)
     assert ticket != earlier
     assert_accessible(page, "受理结果")
-    screenshot(page, "staff-intake-received", desktop=True)
 
     # The ticket as staff see it: status, the triage suggestion, deadlines, the timeline.
     page.goto(f"/staff/tickets/{ticket}")
@@ -85,7 +84,7 @@ def test_an_agent_takes_a_call_with_the_callers_history_and_triage(
     expect(main).to_contain_text("未能判断诉求事项")  # the triage reason with no model
     expect(main).to_contain_text("派单")  # the dispatch deadline
     assert_accessible(page, "工单详情 /staff/tickets/{id}")
-    screenshot(page, "staff-ticket", desktop=True)
+    screenshot(page, "staff-ticket", phone=False, desktop=True)
 
 
 def test_an_emergency_call_is_handed_over_from_the_intake(
@@ -103,7 +102,7 @@ def test_an_emergency_call_is_handed_over_from_the_intake(
     hand_over = page.get_by_role("button", name="移交应急")
     expect(hand_over).to_be_visible()
     assert_accessible(page, "紧急来电")
-    screenshot(page, "staff-emergency", desktop=True)
+    screenshot(page, "staff-emergency", phone=False, desktop=True)
     hand_over.click()
     page.wait_for_load_state()
     page.goto(f"/staff/tickets/{ticket}")
