@@ -43,6 +43,8 @@ from minyi.core.db import make_engine
 from minyi.core.deps import get_session, get_triage_engine
 from minyi.core.migrate import upgrade
 from minyi.intake.filestore import DirectoryFileStore, get_file_store
+from minyi.org import service as org
+from minyi.org.domain import UnitKind, UtilityService
 from minyi.tickets.models import Ticket
 from minyi.triage.engine import NoModel
 from minyi.triage.locator import clear_locator_cache
@@ -58,6 +60,7 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 # The citizen of these tests; the tracking page asks for the last four digits.
 PHONE_NUMBER = "13812345678"
 LAST4 = PHONE_NUMBER[-4:]
+GAS_LINE = "96777"
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,16 @@ def live_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engi
         _clear_caches()
         with Session(engine, expire_on_commit=False) as session:
             world = make_world(session)
+            # The gas company's emergency line: the emergency box offers it to call.
+            org.create_unit(
+                session,
+                code="GAS1",
+                name="T市燃气集团",
+                kind=UnitKind.UTILITY,
+                area=world.town.city,
+                service=UtilityService.GAS.value,
+                phone=GAS_LINE,
+            )
             session.commit()
             ids = WorldIds(
                 bureau_id=world.bureau.id,

@@ -40,6 +40,12 @@ def test_sign_in_is_accessible_and_refuses_a_wrong_password(page: Page) -> None:
     expect(page.get_by_role("alert")).to_be_visible()
     assert "/staff/login" in page.url
     assert_accessible(page, "登录失败")
+    # Signed in, then out: the staff pages send the browser back to the sign-in.
+    staff_login(page, "agent", "/staff/intake")
+    expect(page.get_by_label("来电号码")).to_be_visible()
+    page.goto("/staff/logout")
+    page.goto("/staff/intake")
+    assert "/staff/login" in page.url
 
 
 def test_an_agent_takes_a_call_with_the_callers_history_and_triage(
