@@ -246,9 +246,9 @@ def test_bad_input_is_explained_on_the_form_and_nothing_is_stored(
 
 
 def test_markup_a_citizen_typed_is_shown_as_text(page: Page, live_server: LiveServer) -> None:
-    typed = "<script>window.pwned = 1</script><b>路面塌陷</b>，井盖丢了，很危险"
+    # Scripts are refused at intake; other markup is ordinary text and must stay text.
+    typed = "<b>路面塌陷</b>，<u>井盖</u>丢了，坑深<50厘米，很危险"
     _, code = api_appeal(live_server, typed)
     open_tracking(page, code)
     expect(page.get_by_text(typed).first).to_be_visible()
-    assert page.evaluate("typeof window.pwned") == "undefined"
-    assert page.locator("main b").count() == 0
+    assert page.locator("main b").count() == 0 and page.locator("main u").count() == 0

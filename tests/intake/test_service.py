@@ -327,6 +327,33 @@ def test_every_problem_is_named_at_once_and_nothing_is_stored(
     assert stored_files(store) == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert('x')</script>路灯不亮",
+        '路灯不亮<img src=x onerror="steal()">',
+        "<iframe src='//evil'></iframe>",
+        "看这里 javascript:alert(1)",
+    ],
+)
+def test_active_web_code_is_refused_and_nothing_is_stored(
+    session: Session, store: DirectoryFileStore, clock: FixedClock, city: City, text: str
+) -> None:
+    before = counts(session)
+    with pytest.raises(ValidationFailed) as caught:
+        submit(session, store, clock, appeal(text=text))
+    assert [(d["field"], d["code"]) for d in caught.value.details] == [("text", "text_markup")]
+    assert "网页代码" in caught.value.details[0]["reason"]
+    assert counts(session) == before
+
+
+def test_ordinary_angle_brackets_are_text(
+    session: Session, store: DirectoryFileStore, clock: FixedClock, city: City
+) -> None:
+    result = submit(session, store, clock, appeal(text="井盖缺了<b>半个</b>，坑深<50厘米"))
+    assert result.created and result.ticket.text == "井盖缺了<b>半个</b>，坑深<50厘米"
+
+
 def test_an_oversized_file_refuses_the_whole_appeal(
     session: Session, store: DirectoryFileStore, clock: FixedClock, city: City
 ) -> None:

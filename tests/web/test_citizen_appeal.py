@@ -137,19 +137,23 @@ def test_bad_input_is_explained_beside_its_field_and_nothing_is_stored(
     assert stored(store) == []
 
 
-def test_a_script_in_the_text_is_shown_as_text(
+def test_a_script_is_refused_and_shown_back_as_text_and_other_markup_stays_text(
     client: TestClient, world: World, session: Session, store: DirectoryFileStore
 ) -> None:
+    before = count(session)
     script = "<script>alert('x')</script>路灯不亮"
-    refused = submit(client, text=script, phone="1")
+    refused = submit(client, text=script)
     assert refused.status_code == 422
+    assert "网页代码" in refused.text
     assert "<script>alert" not in refused.text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;路灯不亮" in refused.text
+    assert count(session) == before
 
-    answer = submit(client, text=script)
+    typed = "<b>路灯</b>不亮，离路口<5米"
+    answer = submit(client, text=typed)
     assert answer.status_code == 303
     page = client.get(f"/track/{answer.headers['location'].rsplit('/', 1)[-1]}")
-    assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
+    assert "<b>路灯</b>" not in page.text and "&lt;b&gt;路灯&lt;/b&gt;" in page.text
 
 
 def test_the_emergency_box_says_to_call_at_once(client: TestClient, world: World) -> None:

@@ -100,6 +100,14 @@ def prepare_appeal(
     text = data.text.strip()
     if not text:
         problems.add("text", "text_required", "诉求内容不能为空", "The text is required")
+    for field, value in (("text", text), ("title", data.title or "")):
+        if domain.has_active_markup(value):
+            problems.add(
+                field,
+                "text_markup",
+                "内容中不能包含网页代码（如 <script> 标签），请只填写文字",
+                "Scripts and other active web code are not accepted: plain text only",
+            )
     title = (data.title or "").strip() or domain.default_title(text)
     _check_coordinates(data.lon, data.lat, problems)
     area_id = _area(session, data, principal, problems)
