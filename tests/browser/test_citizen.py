@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import FilePayload, Page, expect
+from playwright.sync_api import Dialog, FilePayload, Page, expect
 
 from tests.browser.conftest import (
     GAS_LINE,
@@ -243,6 +243,24 @@ def test_bad_input_is_explained_on_the_form_and_nothing_is_stored(
     assert_accessible(page, "提交失败的表单")
     screenshot(page, "appeal-errors")
     assert live_server.ticket_count() == before
+
+    # A script tag is refused with a clear message, kept as text in the box, never run.
+    dialogs: list[str] = []
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
+    script = "<script>alert('x')</script>路灯坏了"
+    page.get_by_label("诉求内容").fill(script)
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="提交诉求").click()
+    response = sent.value
+    assert response is not None and 400 <= response.status < 500, response
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_label("诉求内容")).to_have_value(script)
+    assert dialogs == [] and live_server.ticket_count() == before
 
 
 def test_markup_a_citizen_typed_is_shown_as_text(page: Page, live_server: LiveServer) -> None:
