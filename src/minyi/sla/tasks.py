@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from minyi.assessment import service as assessment
@@ -46,15 +46,11 @@ class FireReport:
 
 
 def _claim(session: Session, *, now: datetime, limit: int) -> list[SlaTimer]:
-    due = or_(
-        and_(SlaTimer.state == sla.PENDING, SlaTimer.warn_at <= now),
-        and_(SlaTimer.state.in_(sla.ACTIVE), SlaTimer.due_at <= now),
-    )
     query = (
         select(SlaTimer)
         .join(Ticket, Ticket.id == SlaTimer.ticket_id)
-        .where(due, SlaTimer.remaining_seconds.is_(None))
-        .order_by(SlaTimer.due_at, SlaTimer.id)
+        .where(SlaTimer.next_fire_at <= now)
+        .order_by(SlaTimer.next_fire_at, SlaTimer.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
