@@ -25,7 +25,9 @@ def worker(
     from minyi.sla.tasks import fire_due
 
     settings = get_settings()
-    fire_batch, send_batch = 500, 100
+    # Small firing batches: each fired rung writes an audit entry, and the audit chain's head
+    # stays locked until the batch commits, so every audited change elsewhere waits for it.
+    fire_batch, send_batch = 100, 100
     reminded_on: date | None = None
     try:
         while True:
