@@ -226,7 +226,7 @@ def test_item_default_raises_the_level() -> None:
     raised = assess(text, item_default="urgent")
     assert raised.level is UrgencyLevel.URGENT
     assert raised.item_default is UrgencyLevel.URGENT
-    assert "item default: urgent" in raised.explain()
+    assert "事项本身的默认紧急程度：紧急" in raised.explain()
 
 
 def test_item_default_never_lowers_the_level() -> None:
@@ -249,7 +249,7 @@ def test_explanation_lists_the_matched_rules_and_phrases() -> None:
     assert "U_WATER_MAIN" in result.rule_ids
     [match] = [m for m in result.matched if m.rule_id == "U_WATER_MAIN"]
     assert match.phrase in normalise("小区里自来水管爆了")
-    assert any(line.startswith("U_WATER_MAIN (urgent)") for line in result.explain())
+    assert any("→ 紧急" in line and "U_WATER_MAIN" in line for line in result.explain())
     assert result.rules_version == load_rules().version
 
 

@@ -37,7 +37,18 @@ class UrgencyLevel(StrEnum):
     def rank(self) -> int:
         return _RANK[self]
 
+    @property
+    def label_zh(self) -> str:
+        return _LEVEL_ZH[self]
 
+
+_LEVEL_ZH = {
+    UrgencyLevel.ORDINARY: "一般",
+    UrgencyLevel.FAST: "较急",
+    UrgencyLevel.URGENT: "紧急",
+    UrgencyLevel.EMERGENCY: "特急（需移交应急）",
+}
+_LINE_ZH = {"110": "110", "119": "119", "120": "120", "122": "122", "gas": "燃气抢修"}
 _RANK = {
     UrgencyLevel.ORDINARY: 0,
     UrgencyLevel.FAST: 1,
@@ -128,15 +139,19 @@ class UrgencyAssessment:
         return tuple(m.rule_id for m in self.matched)
 
     def explain(self) -> list[str]:
-        """Plain lines for the staff workbench: why this level, and what was set aside."""
+        """Plain Chinese lines for the staff workbench: why this level, and what was set
+        aside (the rule ids in brackets, to find the rule in the list)."""
         lines = [
-            f"{m.rule_id} ({m.level}{'→' + m.line if m.line else ''}): 「{m.phrase}」"
+            f"「{m.phrase}」→ {UrgencyLevel(m.level).label_zh}"
+            f"{'，移交 ' + _LINE_ZH.get(m.line, m.line) if m.line else ''}（规则 {m.rule_id}）"
             for m in self.matched
         ]
         if self.item_default is not None and self.item_default.rank >= self.level.rank:
-            lines.append(f"item default: {self.item_default}")
+            lines.append(f"事项本身的默认紧急程度：{self.item_default.label_zh}")
         lines.extend(
-            f"{c.rule_id} set aside by {c.by}: 「{c.phrase}」/「{c.cue}」" for c in self.cancelled
+            f"「{c.phrase}」不作依据：上下文「{c.cue}」表明并非正在发生（规则 {c.rule_id}，"
+            f"由 {c.by} 排除）"
+            for c in self.cancelled
         )
         return lines
 
