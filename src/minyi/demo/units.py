@@ -270,28 +270,39 @@ class UtilitySpec:
     name: str
     service: UtilityService
     districts: tuple[str, ...]  # district codes it supplies
+    phone: str  # its 24-hour repair line: the portal's tap-to-call for a gas leak
 
 
 UTILITIES: tuple[UtilitySpec, ...] = (
     # The two counties in the west and east keep their own county water and gas works,
     # so the city companies serve the urban districts and A7县 only.
     UtilitySpec(
-        "water", "A市供水有限公司", UtilityService.WATER, ("A1", "A2", "A3", "A4", "A5", "A6", "A7")
+        "water",
+        "A市供水有限公司",
+        UtilityService.WATER,
+        ("A1", "A2", "A3", "A4", "A5", "A6", "A7"),
+        "96116",
     ),
     UtilitySpec(
-        "gas", "A市燃气有限公司", UtilityService.GAS, ("A1", "A2", "A3", "A4", "A5", "A6", "A7")
+        "gas",
+        "A市燃气有限公司",
+        UtilityService.GAS,
+        ("A1", "A2", "A3", "A4", "A5", "A6", "A7"),
+        "96777",
     ),
     UtilitySpec(
         "power",
         "国网A市供电公司",
         UtilityService.POWER,
         ("A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9"),
+        "95598",
     ),
     UtilitySpec(
         "telecom",
         "A市通信运营服务中心",
         UtilityService.TELECOM,
         ("A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9"),
+        "10000",
     ),
 )
 COMMUNITY_COMMITTEES = 6  # the most mentioned real communities get their committee as a unit
@@ -417,6 +428,7 @@ def create_units(
             kind=UnitKind.UTILITY,
             area=city,
             service=u.service.value,
+            phone=u.phone,
             jurisdiction=[by_code[c] for c in u.districts],
             sections=[("QX", "抢修调度中心"), ("KF", "客户服务中心")],
         )
