@@ -53,3 +53,10 @@ def get_clock() -> Clock:
 def set_clock(clock: Clock) -> None:
     global _clock
     _clock = clock
+
+
+def local_text(at: datetime) -> str:
+    """A time as people read it in messages and notes: local wall time ("11月24日 09:30")."""
+    from minyi.core.config import get_settings
+
+    return at.astimezone(ZoneInfo(get_settings().timezone)).strftime("%m月%d日 %H:%M")

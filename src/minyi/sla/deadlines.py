@@ -523,6 +523,16 @@ TIMER_STATE_ZH: Mapping[str, str] = {
 }
 
 
+def clock_label_zh(kind: DeadlineKind, escalation_level: int) -> str:
+    """A clock's name as staff read it, with the rung it has climbed to."""
+    label = RULES[kind].label_zh
+    if escalation_level == 1:
+        return f"{label}（单位领导督促）"
+    if escalation_level >= 2:
+        return f"{label}（督办）"
+    return label
+
+
 def time_left_zh(seconds: float, time_base: TimeBase, *, paused: bool = False) -> str:
     """ "剩余1天3小时" / "剩余2个工作小时15分钟" / "已超时40分钟", for staff at a glance."""
     overdue = seconds < 0

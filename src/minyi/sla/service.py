@@ -563,11 +563,7 @@ def clocks_for_ticket(session: Session, ticket: Ticket, now: datetime) -> list[C
             )
             left_zh = deadlines.time_left_zh(left, base, paused=paused)
         unit = session.get(Unit, timer.unit_id) if timer.unit_id is not None else None
-        label = deadlines.RULES[kind].label_zh
-        if timer.escalation_level == 1:
-            label += "（单位领导督促）"
-        elif timer.escalation_level >= 2:
-            label += "（督办）"
+        label = deadlines.clock_label_zh(kind, timer.escalation_level)
         views.append(
             ClockView(
                 timer=timer,

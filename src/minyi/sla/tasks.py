@@ -12,21 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from minyi.assessment import service as assessment
 from minyi.assessment.domain import CardColor
-from minyi.core.clock import FixedClock, aware
-from minyi.core.config import get_settings
+from minyi.core.clock import FixedClock, aware, local_text
 from minyi.notify import service as notify
 from minyi.notify.domain import Channel
 from minyi.sla import deadlines
 from minyi.sla import service as sla
 from minyi.sla.calendar import service as calendar_service
-from minyi.sla.deadlines import RULES, Card, DeadlineKind
+from minyi.sla.deadlines import Card, DeadlineKind
 from minyi.sla.models import SlaTimer
 from minyi.tickets import service as tickets
 from minyi.tickets.access import Principal
@@ -62,18 +60,8 @@ def _claim(session: Session, *, now: datetime, limit: int) -> list[SlaTimer]:
     return list(session.scalars(query))
 
 
-def _local(when: datetime) -> str:
-    """A due time as staff read it: local wall time, no seconds."""
-    return when.astimezone(ZoneInfo(get_settings().timezone)).strftime("%m月%d日 %H:%M")
-
-
 def _label(timer: SlaTimer) -> str:
-    label = RULES[DeadlineKind(timer.kind)].label_zh
-    if timer.escalation_level == 1:
-        return f"{label}（{RULES[DeadlineKind.LEADER].label_zh}）"
-    if timer.escalation_level >= 2:
-        return f"{label}（{RULES[DeadlineKind.SUPERVISOR].label_zh}）"
-    return label
+    return deadlines.clock_label_zh(DeadlineKind(timer.kind), timer.escalation_level)
 
 
 def _card_kind(timer: SlaTimer) -> str:
@@ -94,7 +82,7 @@ def _warn(session: Session, timer: SlaTimer, ticket: Ticket, now: datetime) -> N
         ticket_id=ticket.id,
         note="deadline_warning",
         principal=system,
-        reason=f"{_label(timer)}将于 {_local(due)} 到期",
+        reason=f"{_label(timer)}将于 {local_text(due)} 到期",
         payload={"timer_id": timer.id, "deadline_kind": timer.kind, "due_at": due.isoformat()},
         clock=FixedClock(now),
     )
@@ -104,7 +92,7 @@ def _warn(session: Session, timer: SlaTimer, ticket: Ticket, now: datetime) -> N
             channel=Channel.INBOX,
             target=notify.unit_target(timer.unit_id),
             code="staff.warning",
-            params={"tracking_code": ticket.tracking_code, "due": _local(due)},
+            params={"tracking_code": ticket.tracking_code, "due": local_text(due)},
             event_type="sla.warning",
             ticket_id=ticket.id,
             now=now,
@@ -143,7 +131,7 @@ def _escalate(session: Session, timer: SlaTimer, ticket: Ticket, now: datetime) 
             channel=Channel.INBOX,
             target=notify.unit_target(unit_id),
             code="staff.overdue",
-            params={"tracking_code": ticket.tracking_code, "due": _local(due)},
+            params={"tracking_code": ticket.tracking_code, "due": local_text(due)},
             event_type="sla.overdue",
             ticket_id=ticket.id,
             now=now,

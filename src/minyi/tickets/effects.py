@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from minyi.catalogue.domain import Resolution
-from minyi.core.clock import Clock
+from minyi.core.clock import Clock, local_text
 from minyi.core.errors import ValidationFailed
 from minyi.org.domain import AreaLevel, UnitKind
 from minyi.org.models import Area, Unit
@@ -367,7 +367,7 @@ def _templated(session: Session, ticket: Ticket, action: Action, now: datetime) 
                 "summary": ticket.title[:40],
                 "name": name,
                 "phone": phone,
-                "due": _local(ticket.due_at) if ticket.due_at is not None else "清单规定时限",
+                "due": local_text(ticket.due_at) if ticket.due_at is not None else "清单规定时限",
             },
             event_type=f"ticket.{action.value}",
             ticket_id=ticket.id,
@@ -401,14 +401,6 @@ def _caller(session: Session, ticket: Ticket) -> tuple[str, str]:
     if requester is None:
         return "市民", ""
     return requester.name or "市民", requester.phone or ""
-
-
-def _local(at: datetime) -> str:
-    from zoneinfo import ZoneInfo
-
-    from minyi.core.config import get_settings
-
-    return at.astimezone(ZoneInfo(get_settings().timezone)).strftime("%m月%d日 %H:%M")
 
 
 def followups(
