@@ -426,12 +426,17 @@ def _extend(session: Session, ticket: Ticket, days: int, now: datetime) -> None:
         ticket.due_at = moved
 
 
-def _redo(session: Session, ticket: Ticket, now: datetime) -> None:
-    previous = session.scalars(
+def _last_reply_timer(session: Session, ticket_id: int) -> SlaTimer | None:
+    """The newest reply clock, whatever its state (a redo's or a reopened reply's source)."""
+    return session.scalars(
         select(SlaTimer)
-        .where(SlaTimer.ticket_id == ticket.id, SlaTimer.kind == DeadlineKind.REPLY.value)
+        .where(SlaTimer.ticket_id == ticket_id, SlaTimer.kind == DeadlineKind.REPLY.value)
         .order_by(SlaTimer.id.desc())
     ).first()
+
+
+def _redo(session: Session, ticket: Ticket, now: datetime) -> None:
+    previous = _last_reply_timer(session, ticket.id)
     _finish(active_timers(session, ticket.id, [DeadlineKind.REPLY]), CANCELLED, now)
     if previous is None:
         return
@@ -452,11 +457,7 @@ def _redo(session: Session, ticket: Ticket, now: datetime) -> None:
 def _reopen_reply(session: Session, ticket: Ticket, now: datetime) -> None:
     """A rejected reply is no reply: the reply clock runs on to its own due time (a passed
     one fires at the worker's next pass)."""
-    last = session.scalars(
-        select(SlaTimer)
-        .where(SlaTimer.ticket_id == ticket.id, SlaTimer.kind == DeadlineKind.REPLY.value)
-        .order_by(SlaTimer.id.desc())
-    ).first()
+    last = _last_reply_timer(session, ticket.id)
     if last is not None and last.state == DONE:
         warned = last.warn_at is not None and aware(last.warn_at) <= now
         last.state = WARNED if warned and last.fired_at is not None else PENDING
